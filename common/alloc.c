@@ -2,7 +2,9 @@
 /*
  * Allocation wrappers with optional fault injection (see alloc.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <errno.h>
 #include <limits.h>

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Declarations shared by the keyring sources; never installed. */
+#pragma once
+
+#include <glib.h>
+#include <string.h>
+
+#include <smtpcred/smtpcred.h>
+
+/* error.c */
+int kr_error_to_code(const GError *error);
+void kr_error_to_err(const GError *error, smtpcred_err *err);
+
+/* The D-Bus-path level API lets us create items and read aliases without
+ * loading whole collections. */
+#ifndef SECRET_WITH_UNSTABLE
+#define SECRET_WITH_UNSTABLE 1
+#define SECRET_API_SUBJECT_TO_CHANGE 1
+#endif
+#include <libsecret/secret.h>
+
+/* ---- model.c: the schema and attribute <-> struct mapping ------------ */
+
+extern const SecretSchema kr_schema;
+
+/* Attribute names (DESIGN.md "The credential model").  All STRING. */
+#define KR_A_KIND	  "kind" /* "account" | "version" */
+#define KR_A_ACCOUNT	  "account"
+#define KR_A_VERSION	  "version"
+#define KR_A_STATE	  "state"
+#define KR_A_COMMIT	  "commit" /* "promote" | "rollback" | absent */
+#define KR_A_ROTATION_ID  "rotation_id"
+#define KR_A_CREATED	  "created"
+#define KR_A_PROMOTED	  "promoted"
+#define KR_A_VERIFIED	  "verified"
+#define KR_A_NOT_AFTER	  "not_after"
+#define KR_A_GRACE_UNTIL  "grace_until"
+#define KR_A_SCHEMA_REV	  "schema_rev"
+
+#define KR_NAME_MAX	  64
+#define KR_SECRET_MAX	  4096 /* an SMTP password or token */
+#define KR_VERSION_MAX	  1000000u
+
+/* One Secret Service item of our schema, with a private copy of its
+ * attributes. */
+typedef struct {
+	SecretItem *item;
+	GHashTable *attrs; /* char* -> char*, owned */
+	gboolean locked;
+	guint version;	   /* 0 for the account item */
+	SmtpcredState state;
+} KrItem;
+
+void kr_item_free(KrItem *it);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KrItem, kr_item_free)
+
+/* The items of one account as found in the store. */
+typedef struct {
+	char *name;
+	KrItem *account_item;	/* NULL when missing (damaged store) */
+	GPtrArray *versions;	/* KrItem*, ascending by version */
+	gboolean locked;
+} KrAccountItems;
+
+void kr_account_items_free(KrAccountItems *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KrAccountItems, kr_account_items_free)
+
+gboolean kr_validate_name(const char *name, GError **error);
+gboolean kr_validate_settings(const SmtpcredSettings *s, GError **error);
+GHashTable *kr_settings_to_attrs(const SmtpcredSettings *s);
+gboolean kr_attrs_to_settings(GHashTable *attrs, SmtpcredSettings *out,
+			      GError **error);
+void kr_version_from_item(const KrItem *it, SmtpcredVersion *out);
+gboolean kr_item_parse_version(KrItem *it, GError **error);
+GHashTable *kr_attrs_copy(GHashTable *attrs);
+void kr_attrs_set_time(GHashTable *attrs, const char *key, gint64 t);
+gint64 kr_attrs_get_time(GHashTable *attrs, const char *key);
+SmtpcredAccount *kr_account_from_items(const KrAccountItems *a,
+				       GError **error);
+/* The usable version item (see smtpcred_account_usable). */
+KrItem *kr_usable_item(const KrAccountItems *a, GError **error);
+KrItem *kr_find_state(const KrAccountItems *a, SmtpcredState st,
+		      guint *count);
+guint kr_max_version(const KrAccountItems *a);
+char *kr_version_label(const char *account, guint version);
+
+/* "now" in unix seconds (SMTPCRED_TEST_NOW in test builds). */
+gint64 kr_now(void);
+/* Test builds: die by SIGKILL when SMTPCRED_TEST_CRASH_AT names point. */
+void kr_crash_point(const char *point);
+
+/* ---- store.c: Secret Service access with deadlines -------------------- */
+
+struct _SmtpcredStore {
+	SmtpcredStoreFlags flags;
+	guint timeout_ms;
+	GMainContext *ctx;
+	SecretService *service;
+};
+
+gint64 kr_deadline(const SmtpcredStore *store);
+/* Load the items of one account (name != NULL) or of all accounts.
+ * Element type KrAccountItems*, sorted by name. */
+GPtrArray *kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
+		   GError **error);
+KrAccountItems *kr_load_one(SmtpcredStore *store, const char *name,
+			    gint64 deadline, GError **error);
+/* LOCKED when the default collection is locked, NO_SERVICE when there
+ * is none. */
+gboolean kr_check_writable(SmtpcredStore *store, gint64 deadline,
+			   GError **error);
+gboolean kr_item_create(SmtpcredStore *store, GHashTable *attrs,
+			const char *label, const char *secret, gsize len,
+			gint64 deadline, GError **error);
+gboolean kr_item_set_attrs(SmtpcredStore *store, KrItem *it,
+			   GHashTable *attrs, gint64 deadline, GError **error);
+gboolean kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
+			GError **error);
+/* The item's secret (libsecret non-pageable memory); unref to wipe. */
+SecretValue *kr_item_secret(SmtpcredStore *store, KrItem *it,
+			    gint64 deadline, GError **error);
+
+/* Audit helper: append, mapping failure into error; returns FALSE only
+ * when the record could not be written. */
+gboolean kr_audit(const char *event, const char *outcome, const char *account,
+		  guint version, const char *purpose, const char *server,
+		  guint smtp_code, const char *detail, GError **error);
+/* AUDIT unless the audit log can be opened for appending now: every
+ * change is refused up front rather than made without its record. */
+gboolean kr_audit_ready(GError **error);
+/* Record a failed operation (audit errors are dropped: the operation's
+ * own error is the one to report). */
+void kr_audit_failure(const char *event, const char *account,
+		      const GError *err);
+/* Attributes of a new version item (created=now). */
+GHashTable *kr_version_attrs(const char *account, guint version,
+			     SmtpcredState state, const char *rotation_id);
+/* INVALID unless 1..KR_SECRET_MAX bytes without NUL. */
+gboolean kr_check_secret(const char *account, const char *secret, gsize len,
+			 GError **error);
+/* The outcome word for an error ("locked", "not-found", "failed", ...). */
+const char *kr_outcome_for(const GError *error);
+
+/* ---- rotation.c ------------------------------------------------------ */
+/* Per-account lock file; -1 with BUSY when another process holds it. */
+int kr_lock_account(const char *name, GError **error);
+void kr_unlock_account(int fd);

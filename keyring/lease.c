@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The per-send lease (DESIGN.md "The narrow per-send API").  Plain C at
+ * the boundary; inside, the secret stays in the SecretValue libsecret
+ * decrypted it into (non-pageable memory, wiped when the last reference
+ * goes), and the lease holds the only reference.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+#include "parse.h"
+
+struct smtpcred_lease {
+	char *account;
+	char *user;
+	char *server; /* host:port from the settings */
+	int version;
+	SecretValue *value; /* the only reference to the secret */
+	gboolean borrowed;
+};
+
+static void
+set_err(smtpcred_err *err, const GError *error)
+{
+	kr_error_to_err(error, err);
+}
+
+/* Shared by lookup and lease: load the account, pick the usable version,
+ * apply the policy.  On success *a_out and *settings are filled. */
+static KrItem *
+resolve(SmtpcredStore *store, const char *account, gint64 deadline,
+	KrAccountItems **a_out, SmtpcredSettings *settings, GError **error)
+{
+	g_autoptr(KrAccountItems) a = NULL;
+	KrItem *usable;
+	gint64 not_after;
+
+	a = kr_load_one(store, account, deadline, error);
+	if (a == NULL)
+		return NULL;
+	if (a->account_item == NULL) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
+			    "account '%s': its settings item is missing",
+			    account);
+		return NULL;
+	}
+	if (!kr_attrs_to_settings(a->account_item->attrs, settings, error))
+		return NULL;
+	usable = kr_usable_item(a, error);
+	if (usable == NULL)
+		goto fail;
+	if (usable->locked) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "account '%s': the keyring collection is locked",
+			    account);
+		goto fail;
+	}
+	not_after = kr_attrs_get_time(usable->attrs, KR_A_NOT_AFTER);
+	if (settings->enforce && not_after > 0 && kr_now() > not_after) {
+		char when[RFC3339_BUFSZ] = "?";
+
+		format_rfc3339_utc(not_after, when, sizeof(when));
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_POLICY,
+			    "account '%s': version %u expired at %s and the "
+			    "account enforces its max age; rotate it",
+			    account, usable->version, when);
+		goto fail;
+	}
+	*a_out = g_steal_pointer(&a);
+	return usable;
+
+fail:
+	smtpcred_settings_clear(settings);
+	return NULL;
+}
+
+int
+smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
+			unsigned timeout_ms, smtpcred_err *err)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(SmtpcredStore) store = NULL;
+	g_autoptr(KrAccountItems) a = NULL;
+	g_auto(SmtpcredSettings) s = {0};
+	smtpcred_account_info *info;
+	KrItem *usable;
+	gint64 deadline;
+
+	if (out == NULL || !kr_validate_name(account, &local))
+		goto fail;
+	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
+	if (store == NULL)
+		goto fail;
+	deadline = kr_deadline(store);
+	usable = resolve(store, account, deadline, &a, &s, &local);
+	if (usable == NULL)
+		goto fail;
+
+	info = g_new0(smtpcred_account_info, 1);
+	info->struct_version = 1;
+	info->name = g_strdup(s.name);
+	info->host = g_strdup(s.host);
+	info->port = s.port;
+	info->tls = g_strdup(s.tls);
+	info->user = g_strdup(s.user);
+	info->mechs = g_strdup(s.mechs);
+	info->ca_file = g_strdup(s.ca_file);
+	info->pin = g_strdup(s.pin);
+	info->usable_version = (int)usable->version;
+	*out = info;
+	return SMTPCRED_OK;
+
+fail:
+	if (local == NULL)
+		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
+			    "no output location given");
+	kr_audit_failure("lookup", account, local);
+	set_err(err, local);
+	return kr_error_to_code(local);
+}
+
+void
+smtpcred_account_info_free(smtpcred_account_info *info)
+{
+	if (info == NULL)
+		return;
+	g_free(info->name);
+	g_free(info->host);
+	g_free(info->tls);
+	g_free(info->user);
+	g_free(info->mechs);
+	g_free(info->ca_file);
+	g_free(info->pin);
+	g_free(info);
+}
+
+int
+smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
+		       const char *purpose, unsigned timeout_ms,
+		       smtpcred_err *err)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GError) audit_err = NULL;
+	g_autoptr(SmtpcredStore) store = NULL;
+	g_autoptr(KrAccountItems) a = NULL;
+	g_autoptr(SecretValue) value = NULL;
+	g_auto(SmtpcredSettings) s = {0};
+	g_autofree char *server = NULL;
+	smtpcred_lease *l;
+	KrItem *usable;
+	gint64 deadline;
+
+	if (out == NULL || !kr_validate_name(account, &local))
+		goto fail;
+	/* One deadline for the whole lookup, connection included. */
+	deadline = g_get_monotonic_time() +
+		   (gint64)(timeout_ms != 0 ? timeout_ms
+					    : SMTPCRED_DEFAULT_TIMEOUT_MS) *
+		       1000;
+	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
+	if (store == NULL)
+		goto fail;
+	usable = resolve(store, account, deadline, &a, &s, &local);
+	if (usable == NULL)
+		goto fail;
+	value = kr_item_secret(store, usable, deadline, &local);
+	if (value == NULL)
+		goto fail;
+	server = g_strdup_printf("%s:%u", s.host, s.port);
+
+	/* Fail closed: no record, no secret (unless the account opts out). */
+	if (!kr_audit("lease", "ok", account, usable->version, purpose, server,
+		      0, NULL, &audit_err) &&
+	    !s.audit_fail_open) {
+		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_AUDIT,
+			    "lease of '%s' refused: %s", account,
+			    audit_err->message);
+		g_clear_pointer(&value, secret_value_unref);
+		set_err(err, local);
+		return kr_error_to_code(local);
+	}
+
+	l = g_new0(smtpcred_lease, 1);
+	l->account = g_strdup(account);
+	l->user = g_strdup(s.user);
+	l->server = g_steal_pointer(&server);
+	l->version = (int)usable->version;
+	l->value = g_steal_pointer(&value);
+	*out = l;
+	return SMTPCRED_OK;
+
+fail:
+	if (local == NULL)
+		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
+			    "no output location given");
+	{
+		SmtpcredAuditEvent ev = {
+		    .event = "lease",
+		    .outcome = kr_outcome_for(local),
+		    .account = account,
+		    .purpose = purpose,
+		    .detail = local->message,
+		};
+
+		smtpcred_audit_append(NULL, &ev, NULL, NULL);
+	}
+	set_err(err, local);
+	return kr_error_to_code(local);
+}
+
+const char *
+smtpcred_lease_user(const smtpcred_lease *l)
+{
+	return l != NULL ? l->user : NULL;
+}
+
+const char *
+smtpcred_lease_account(const smtpcred_lease *l)
+{
+	return l != NULL ? l->account : NULL;
+}
+
+int
+smtpcred_lease_version(const smtpcred_lease *l)
+{
+	return l != NULL ? l->version : 0;
+}
+
+int
+smtpcred_lease_borrow(smtpcred_lease *l, const char **secret, size_t *len)
+{
+	gsize n = 0;
+	const char *p;
+
+	if (l == NULL || l->value == NULL || l->borrowed || secret == NULL ||
+	    len == NULL)
+		return SMTPCRED_E_INVALID;
+	p = secret_value_get(l->value, &n);
+	l->borrowed = TRUE;
+	*secret = p;
+	*len = n;
+	return SMTPCRED_OK;
+}
+
+void
+smtpcred_lease_return(smtpcred_lease *l)
+{
+	if (l != NULL)
+		l->borrowed = FALSE;
+}
+
+int
+smtpcred_lease_report(smtpcred_lease *l, unsigned smtp_code,
+		      const char *server)
+{
+	g_autoptr(GError) local = NULL;
+	const char *outcome;
+
+	if (l == NULL || smtp_code > 599)
+		return SMTPCRED_E_INVALID;
+	if (smtp_code >= 200 && smtp_code < 300)
+		outcome = "ok";
+	else if (smtp_code >= 400 && smtp_code < 500)
+		outcome = "deferred";
+	else
+		outcome = "rejected";
+	if (!kr_audit("auth-result", outcome, l->account, (guint)l->version,
+		      NULL, server != NULL ? server : l->server, smtp_code,
+		      NULL, &local))
+		return SMTPCRED_E_AUDIT;
+	return SMTPCRED_OK;
+}
+
+void
+smtpcred_lease_release(smtpcred_lease *l)
+{
+	if (l == NULL)
+		return;
+	/* The last reference: libsecret wipes and frees the secret. */
+	g_clear_pointer(&l->value, secret_value_unref);
+	g_free(l->account);
+	g_free(l->user);
+	g_free(l->server);
+	g_free(l);
+}
+
+const char *
+smtpcred_version(void)
+{
+	return SMTPCRED_VERSION;
+}

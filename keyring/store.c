@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Secret Service access with deadlines, and the account operations that
+ * are not rotation: connect, list, get, add, remove.
+ *
+ * Every D-Bus round trip runs as an async call on the store's own main
+ * context, iterated until the reply arrives or the deadline cancels it, so
+ * no call can hang (libsecret's sync prompts have no timeout).  Searches
+ * never pass SECRET_SEARCH_UNLOCK, so nothing prompts unless the caller
+ * opened the store with SMTPCRED_STORE_ALLOW_PROMPT.
+ *
+ * "Locked" is never reported as "not found": item attributes are readable
+ * in a locked collection, so absence is real absence, and every write first
+ * checks that the default collection is unlocked.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+static void
+on_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GAsyncResult **out = data;
+
+	(void)src;
+	*out = g_object_ref(res);
+}
+
+static gboolean
+on_deadline(gpointer data)
+{
+	g_cancellable_cancel(G_CANCELLABLE(data));
+	return G_SOURCE_REMOVE;
+}
+
+/* Iterate the store's context until *res is set; cancel at the deadline
+ * (the operation then completes with G_IO_ERROR_CANCELLED). */
+static void
+wait_for(SmtpcredStore *store, GCancellable *cancel, gint64 deadline,
+	 GAsyncResult **res)
+{
+	gint64 left = deadline - g_get_monotonic_time();
+	GSource *t;
+
+	if (left < 0)
+		left = 0;
+	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
+	g_source_set_callback(t, on_deadline, cancel, NULL);
+	g_source_attach(t, store->ctx);
+	while (*res == NULL)
+		g_main_context_iteration(store->ctx, TRUE);
+	g_source_destroy(t);
+	g_source_unref(t);
+}
+
+/* clang-format off */
+#define KR_ASYNC(store, cancel, deadline, res, call)			\
+	do {								\
+		g_main_context_push_thread_default((store)->ctx);	\
+		call;							\
+		wait_for((store), (cancel), (deadline), &(res));	\
+		g_main_context_pop_thread_default((store)->ctx);	\
+	} while (0)
+/* clang-format on */
+
+gint64
+kr_deadline(const SmtpcredStore *store)
+{
+	return g_get_monotonic_time() + (gint64)store->timeout_ms * 1000;
+}
+
+/* The one place where GDBus/libsecret errors become SMTPCRED_ERRORs. */
+static void
+map_error(const SmtpcredStore *store, GError *local, const char *what,
+	  GError **error)
+{
+	int code = SMTPCRED_ERROR_FAILED;
+	const char *msg = local != NULL ? local->message : "unknown error";
+
+	if (local == NULL) {
+		code = SMTPCRED_ERROR_FAILED;
+	} else if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+		   g_error_matches(local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+		   g_error_matches(local, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+		   g_error_matches(local, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT) ||
+		   g_error_matches(local, G_DBUS_ERROR,
+				   G_DBUS_ERROR_TIMED_OUT)) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_TIMEOUT,
+			    "the Secret Service did not answer within %u ms "
+			    "(%s)",
+			    store->timeout_ms, what);
+		return;
+	} else if (local->domain == G_DBUS_ERROR &&
+		   (local->code == G_DBUS_ERROR_SERVICE_UNKNOWN ||
+		    local->code == G_DBUS_ERROR_NAME_HAS_NO_OWNER ||
+		    local->code == G_DBUS_ERROR_SPAWN_CHILD_EXITED ||
+		    local->code == G_DBUS_ERROR_SPAWN_EXEC_FAILED ||
+		    local->code == G_DBUS_ERROR_SPAWN_FAILED ||
+		    local->code == G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND)) {
+		code = SMTPCRED_ERROR_NO_SERVICE;
+		g_set_error(error, SMTPCRED_ERROR, code,
+			    "no Secret Service on the session bus (%s): %s",
+			    what, msg);
+		return;
+	} else if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+		   g_error_matches(local, G_DBUS_ERROR,
+				   G_DBUS_ERROR_DISCONNECTED)) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_NO_BUS,
+			    "the session bus connection is closed (%s): %s",
+			    what, msg);
+		return;
+	} else if (g_error_matches(local, SECRET_ERROR,
+				   SECRET_ERROR_IS_LOCKED)) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "the keyring collection is locked (%s)", what);
+		return;
+	} else if (g_error_matches(local, SECRET_ERROR,
+				   SECRET_ERROR_NO_SUCH_OBJECT) ||
+		   g_error_matches(local, G_DBUS_ERROR,
+				   G_DBUS_ERROR_UNKNOWN_OBJECT)) {
+		code = SMTPCRED_ERROR_CONFLICT;
+	}
+	g_set_error(error, SMTPCRED_ERROR, code, "Secret Service %s failed: %s",
+		    what, msg);
+}
+
+/* One call on the bus daemon: (b) or (as) reply, NULL on error. */
+static GVariant *
+bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
+	 GVariant *args, const char *reply_type, gint64 deadline,
+	 GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	GVariant *reply;
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 g_dbus_connection_call(bus, "org.freedesktop.DBus",
+					"/org/freedesktop/DBus",
+					"org.freedesktop.DBus", method, args,
+					G_VARIANT_TYPE(reply_type),
+					G_DBUS_CALL_FLAGS_NONE, -1, cancel,
+					on_done, &res));
+	reply = g_dbus_connection_call_finish(bus, res, &local);
+	if (reply == NULL)
+		map_error(store, local, method, error);
+	return reply;
+}
+
+/* Is org.freedesktop.secrets running or activatable?  Asked of the bus
+ * daemon first, so a bus without a keyring gives a clear NO_SERVICE (and
+ * libsecret's failure path is never taken). */
+static gboolean
+service_present(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
+		GError **error)
+{
+	static const char name[] = "org.freedesktop.secrets";
+	g_autoptr(GVariant) has = NULL;
+	g_autoptr(GVariant) names = NULL;
+	g_autofree const char **list = NULL;
+	gboolean owned = FALSE;
+
+	has = bus_call(store, bus, "NameHasOwner", g_variant_new("(s)", name),
+		       "(b)", deadline, error);
+	if (has == NULL)
+		return FALSE;
+	g_variant_get(has, "(b)", &owned);
+	if (owned)
+		return TRUE;
+	names = bus_call(store, bus, "ListActivatableNames", NULL, "(as)",
+			 deadline, error);
+	if (names == NULL)
+		return FALSE;
+	g_variant_get(names, "(^a&s)", &list);
+	if (list != NULL && g_strv_contains(list, name))
+		return TRUE;
+	g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_NO_SERVICE,
+		    "no Secret Service on the session bus: nothing owns or "
+		    "can start %s (is gnome-keyring, KWallet or KeePassXC "
+		    "running?)",
+		    name);
+	return FALSE;
+}
+
+SmtpcredStore *
+smtpcred_store_new(SmtpcredStoreFlags flags, guint timeout_ms, GError **error)
+{
+	g_autoptr(SmtpcredStore) store = g_new0(SmtpcredStore, 1);
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GDBusConnection) bus = NULL;
+	gint64 deadline;
+
+	store->flags = flags;
+	store->timeout_ms = timeout_ms != 0 ? timeout_ms
+					    : SMTPCRED_DEFAULT_TIMEOUT_MS;
+	store->ctx = g_main_context_new();
+	deadline = kr_deadline(store);
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 g_bus_get(G_BUS_TYPE_SESSION, cancel, on_done, &res));
+	bus = g_bus_get_finish(res, &local);
+	if (bus == NULL) {
+		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			g_set_error(error, SMTPCRED_ERROR,
+				    SMTPCRED_ERROR_TIMEOUT,
+				    "the session bus did not answer within "
+				    "%u ms",
+				    store->timeout_ms);
+		else
+			g_set_error(error, SMTPCRED_ERROR,
+				    SMTPCRED_ERROR_NO_BUS,
+				    "no session bus: %s (is "
+				    "DBUS_SESSION_BUS_ADDRESS set, or "
+				    "$XDG_RUNTIME_DIR/bus there?)",
+				    local->message);
+		return NULL;
+	}
+	g_clear_object(&res);
+	if (!service_present(store, bus, deadline, error))
+		return NULL;
+	cancel = (g_object_unref(cancel), g_cancellable_new());
+
+	/* OPEN_SESSION negotiates an encrypted transfer session, so the
+	 * secret never crosses D-Bus (and GDBus's buffers) in clear. */
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_service_get(SECRET_SERVICE_OPEN_SESSION, cancel,
+				    on_done, &res));
+	store->service = secret_service_get_finish(res, &local);
+	if (store->service == NULL) {
+		map_error(store, local, "connect", error);
+		if (error != NULL && *error != NULL &&
+		    (*error)->code == SMTPCRED_ERROR_FAILED)
+			(*error)->code = SMTPCRED_ERROR_NO_SERVICE;
+		return NULL;
+	}
+	return g_steal_pointer(&store);
+}
+
+void
+smtpcred_store_free(SmtpcredStore *store)
+{
+	if (store == NULL)
+		return;
+	g_clear_object(&store->service);
+	g_clear_pointer(&store->ctx, g_main_context_unref);
+	g_free(store);
+}
+
+/* The D-Bus path of the default collection; NO_SERVICE when none. */
+static char *
+default_collection_path(SmtpcredStore *store, gint64 deadline, GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	char *path;
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_service_read_alias_dbus_path(store->service,
+						     "default", cancel,
+						     on_done, &res));
+	path = secret_service_read_alias_dbus_path_finish(store->service, res,
+							  &local);
+	if (local != NULL) {
+		map_error(store, local, "read default collection", error);
+		return NULL;
+	}
+	if (path == NULL) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_NO_SERVICE,
+			    "the Secret Service has no default collection "
+			    "(no login keyring has been created)");
+		return NULL;
+	}
+	return path;
+}
+
+/* Read the Locked property of an object freshly (cached proxy properties
+ * could be stale). */
+static gboolean
+read_locked(SmtpcredStore *store, const char *path, const char *iface,
+	    gint64 deadline, gboolean *locked, GError **error)
+{
+	GDBusConnection *conn = g_dbus_proxy_get_connection(
+	    G_DBUS_PROXY(store->service));
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 g_dbus_connection_call(
+		     conn, "org.freedesktop.secrets", path,
+		     "org.freedesktop.DBus.Properties", "Get",
+		     g_variant_new("(ss)", iface, "Locked"),
+		     G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, cancel,
+		     on_done, &res));
+	reply = g_dbus_connection_call_finish(conn, res, &local);
+	if (reply == NULL) {
+		map_error(store, local, "read lock state", error);
+		return FALSE;
+	}
+	g_variant_get(reply, "(v)", &value);
+	if (!g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "the Secret Service sent a bad Locked property");
+		return FALSE;
+	}
+	*locked = g_variant_get_boolean(value);
+	return TRUE;
+}
+
+gboolean
+smtpcred_store_is_locked(SmtpcredStore *store, gboolean *locked,
+			 GError **error)
+{
+	gint64 deadline = kr_deadline(store);
+	g_autofree char *path = default_collection_path(store, deadline, error);
+
+	if (path == NULL)
+		return FALSE;
+	return read_locked(store, path, "org.freedesktop.Secret.Collection",
+			   deadline, locked, error);
+}
+
+gboolean
+kr_check_writable(SmtpcredStore *store, gint64 deadline, GError **error)
+{
+	g_autofree char *path = default_collection_path(store, deadline, error);
+	gboolean locked = FALSE;
+
+	if (path == NULL)
+		return FALSE;
+	if (!read_locked(store, path, "org.freedesktop.Secret.Collection",
+			 deadline, &locked, error))
+		return FALSE;
+	if (locked) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "the keyring collection is locked; unlock it "
+			    "and retry");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gint
+cmp_version(gconstpointer a, gconstpointer b)
+{
+	const KrItem *x = *(KrItem *const *)a, *y = *(KrItem *const *)b;
+
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+static gint
+cmp_account(gconstpointer a, gconstpointer b)
+{
+	const KrAccountItems *x = *(KrAccountItems *const *)a;
+	const KrAccountItems *y = *(KrAccountItems *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Items moved into KrItems leave NULL behind in the search result. */
+static void
+unref_item(gpointer p)
+{
+	if (p != NULL)
+		g_object_unref(p);
+}
+
+static void
+account_items_free_cb(gpointer p)
+{
+	kr_account_items_free(p);
+}
+
+static void
+item_free_cb(gpointer p)
+{
+	kr_item_free(p);
+}
+
+GPtrArray *
+kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
+	GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GHashTable) query = NULL;
+	g_autoptr(GHashTable) by_name = NULL;
+	g_autoptr(GPtrArray) out = NULL;
+	GList *items;
+
+	query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if (name != NULL)
+		g_hash_table_insert(query, g_strdup(KR_A_ACCOUNT),
+				    g_strdup(name));
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_service_search(
+		     store->service, &kr_schema, query,
+		     (store->flags & SMTPCRED_STORE_ALLOW_PROMPT)
+			 ? SECRET_SEARCH_ALL | SECRET_SEARCH_UNLOCK
+			 : SECRET_SEARCH_ALL,
+		     cancel, on_done, &res));
+	items = secret_service_search_finish(store->service, res, &local);
+	if (local != NULL) {
+		map_error(store, local, "search", error);
+		return NULL;
+	}
+
+	out = g_ptr_array_new_with_free_func(account_items_free_cb);
+	by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	for (GList *l = items; l != NULL; l = l->next) {
+		g_autoptr(KrItem) it = g_new0(KrItem, 1);
+		g_autoptr(GHashTable) raw = NULL;
+		KrAccountItems *acc;
+		const char *acc_name, *kind;
+
+		it->item = l->data; /* takes the list's reference */
+		l->data = NULL;
+		raw = secret_item_get_attributes(it->item);
+		it->attrs = kr_attrs_copy(raw);
+		it->locked = secret_item_get_locked(it->item);
+		acc_name = g_hash_table_lookup(it->attrs, KR_A_ACCOUNT);
+		kind = g_hash_table_lookup(it->attrs, KR_A_KIND);
+		if (acc_name == NULL || kind == NULL)
+			continue; /* not ours after all: ignore */
+
+		acc = g_hash_table_lookup(by_name, acc_name);
+		if (acc == NULL) {
+			acc = g_new0(KrAccountItems, 1);
+			acc->name = g_strdup(acc_name);
+			acc->versions =
+			    g_ptr_array_new_with_free_func(item_free_cb);
+			g_ptr_array_add(out, acc);
+			g_hash_table_insert(by_name, acc->name, acc);
+		}
+		acc->locked |= it->locked;
+		if (strcmp(kind, "account") == 0) {
+			if (acc->account_item != NULL) {
+				g_set_error(error, SMTPCRED_ERROR,
+					    SMTPCRED_ERROR_AMBIGUOUS,
+					    "account '%s' has two settings "
+					    "items; refusing to choose",
+					    acc_name);
+				g_list_free_full(items, unref_item);
+				return NULL;
+			}
+			acc->account_item = g_steal_pointer(&it);
+		} else if (strcmp(kind, "version") == 0) {
+			if (!kr_item_parse_version(it, error)) {
+				g_list_free_full(items, unref_item);
+				return NULL;
+			}
+			g_ptr_array_add(acc->versions, g_steal_pointer(&it));
+		}
+	}
+	g_list_free_full(items, unref_item);
+	for (guint i = 0; i < out->len; i++) {
+		KrAccountItems *acc = g_ptr_array_index(out, i);
+
+		g_ptr_array_sort(acc->versions, cmp_version);
+	}
+	g_ptr_array_sort(out, cmp_account);
+	return g_steal_pointer(&out);
+}
+
+KrAccountItems *
+kr_load_one(SmtpcredStore *store, const char *name, gint64 deadline,
+	    GError **error)
+{
+	g_autoptr(GPtrArray) all = kr_load(store, name, deadline, error);
+
+	if (all == NULL)
+		return NULL;
+	if (all->len == 0) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_NOT_FOUND,
+			    "account '%s' not found", name);
+		return NULL;
+	}
+	return g_ptr_array_steal_index(all, 0);
+}
+
+gboolean
+kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
+	       const char *secret, gsize len, gint64 deadline, GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GHashTable) props = NULL;
+	g_autoptr(SecretValue) value = NULL;
+	g_autofree char *coll = NULL;
+	g_autofree char *path = NULL;
+	GVariantBuilder b;
+	GHashTableIter iter;
+	gpointer k, v;
+
+	coll = default_collection_path(store, deadline, error);
+	if (coll == NULL)
+		return FALSE;
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+	g_variant_builder_add(&b, "{ss}", "xdg:schema", kr_schema.name);
+	g_hash_table_iter_init(&iter, attrs);
+	while (g_hash_table_iter_next(&iter, &k, &v))
+		g_variant_builder_add(&b, "{ss}", (const char *)k,
+				      (const char *)v);
+	props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				      (GDestroyNotify)g_variant_unref);
+	g_hash_table_insert(props, g_strdup("org.freedesktop.Secret.Item.Label"),
+			    g_variant_ref_sink(g_variant_new_string(label)));
+	g_hash_table_insert(props,
+			    g_strdup("org.freedesktop.Secret.Item.Attributes"),
+			    g_variant_ref_sink(g_variant_builder_end(&b)));
+
+	/* secret_value_new() copies into libsecret's non-pageable memory. */
+	value = secret_value_new(secret != NULL ? secret : "", (gssize)len,
+				 "text/plain");
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_service_create_item_dbus_path(
+		     store->service, coll, props, value,
+		     SECRET_ITEM_CREATE_NONE, cancel, on_done, &res));
+	path = secret_service_create_item_dbus_path_finish(store->service, res,
+							   &local);
+	if (path == NULL) {
+		map_error(store, local, "create item", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
+		  gint64 deadline, GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_item_set_attributes(it->item, &kr_schema, attrs,
+					    cancel, on_done, &res));
+	if (!secret_item_set_attributes_finish(it->item, res, &local)) {
+		map_error(store, local, "update item", error);
+		return FALSE;
+	}
+	g_hash_table_unref(it->attrs);
+	it->attrs = kr_attrs_copy(attrs);
+	return TRUE;
+}
+
+gboolean
+kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
+	       GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_item_delete(it->item, cancel, on_done, &res));
+	if (!secret_item_delete_finish(it->item, res, &local)) {
+		map_error(store, local, "delete item", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+SecretValue *
+kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
+	       GError **error)
+{
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	SecretValue *value;
+
+	if (it->locked) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "the keyring collection is locked; unlock it "
+			    "and retry");
+		return NULL;
+	}
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_item_load_secret(it->item, cancel, on_done, &res));
+	if (!secret_item_load_secret_finish(it->item, res, &local)) {
+		map_error(store, local, "read secret", error);
+		return NULL;
+	}
+	value = secret_item_get_secret(it->item);
+	if (value == NULL) {
+		/* A secret vanishing between search and read means the
+		 * collection was locked meanwhile. */
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "the keyring collection is locked; unlock it "
+			    "and retry");
+		return NULL;
+	}
+	/* The item proxy keeps a second reference until it is freed with
+	 * the KrItem, which callers do right after. */
+	return value;
+}
+
+const char *
+kr_outcome_for(const GError *error)
+{
+	if (error == NULL)
+		return "ok";
+	if (error->domain != SMTPCRED_ERROR)
+		return "failed";
+	switch (error->code) {
+	case SMTPCRED_ERROR_LOCKED:
+		return "locked";
+	case SMTPCRED_ERROR_NOT_FOUND:
+		return "not-found";
+	case SMTPCRED_ERROR_POLICY:
+	case SMTPCRED_ERROR_AMBIGUOUS:
+	case SMTPCRED_ERROR_BUSY:
+	case SMTPCRED_ERROR_CONFLICT:
+	case SMTPCRED_ERROR_INVALID:
+		return "denied";
+	default:
+		return "failed";
+	}
+}
+
+gboolean
+kr_audit(const char *event, const char *outcome, const char *account,
+	 guint version, const char *purpose, const char *server,
+	 guint smtp_code, const char *detail, GError **error)
+{
+	SmtpcredAuditEvent ev = {
+	    .event = event,
+	    .outcome = outcome,
+	    .account = account,
+	    .version = version,
+	    .purpose = purpose,
+	    .server = server,
+	    .smtp_code = smtp_code,
+	    .detail = detail,
+	};
+
+	return smtpcred_audit_append(NULL, &ev, NULL, error);
+}
+
+/* Record a failed operation; an audit failure here cannot be reported
+ * better than the operation's own error, so it is dropped. */
+void
+kr_audit_failure(const char *event, const char *account, const GError *err)
+{
+	kr_audit(event, kr_outcome_for(err), account, 0, NULL, NULL, 0,
+		 err != NULL ? err->message : NULL, NULL);
+}
+
+GPtrArray *
+smtpcred_store_list(SmtpcredStore *store, GError **error)
+{
+	g_autoptr(GPtrArray) items = NULL;
+	g_autoptr(GPtrArray) out = NULL;
+
+	items = kr_load(store, NULL, kr_deadline(store), error);
+	if (items == NULL)
+		return NULL;
+	out = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)smtpcred_account_free);
+	for (guint i = 0; i < items->len; i++) {
+		KrAccountItems *a = g_ptr_array_index(items, i);
+		SmtpcredAccount *acc = kr_account_from_items(a, error);
+
+		if (acc == NULL)
+			return NULL;
+		g_ptr_array_add(out, acc);
+	}
+	return g_steal_pointer(&out);
+}
+
+SmtpcredAccount *
+smtpcred_store_get(SmtpcredStore *store, const char *name, GError **error)
+{
+	g_autoptr(KrAccountItems) a = NULL;
+
+	if (!kr_validate_name(name, error))
+		return NULL;
+	a = kr_load_one(store, name, kr_deadline(store), error);
+	if (a == NULL)
+		return NULL;
+	return kr_account_from_items(a, error);
+}
+
+GHashTable *
+kr_version_attrs(const char *account, guint version, SmtpcredState state,
+		 const char *rotation_id)
+{
+	GHashTable *a =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+	g_hash_table_insert(a, g_strdup(KR_A_KIND), g_strdup("version"));
+	g_hash_table_insert(a, g_strdup(KR_A_ACCOUNT), g_strdup(account));
+	g_hash_table_insert(a, g_strdup(KR_A_VERSION),
+			    g_strdup_printf("%u", version));
+	g_hash_table_insert(a, g_strdup(KR_A_STATE),
+			    g_strdup(smtpcred_state_to_string(state)));
+	if (rotation_id != NULL)
+		g_hash_table_insert(a, g_strdup(KR_A_ROTATION_ID),
+				    g_strdup(rotation_id));
+	g_hash_table_insert(a, g_strdup(KR_A_SCHEMA_REV),
+			    g_strdup(SMTPCRED_SCHEMA_REV));
+	kr_attrs_set_time(a, KR_A_CREATED, kr_now());
+	return a;
+}
+
+gboolean
+kr_check_secret(const char *account, const char *secret, gsize len,
+		GError **error)
+{
+	if (secret == NULL || len == 0 || len > KR_SECRET_MAX ||
+	    memchr(secret, '\0', len) != NULL) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
+			    "account '%s': the password must be 1-%d bytes "
+			    "without NUL bytes",
+			    account, KR_SECRET_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+smtpcred_store_add(SmtpcredStore *store, const SmtpcredSettings *settings,
+		   const char *secret, gsize secret_len, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GPtrArray) existing = NULL;
+	g_autoptr(GHashTable) attrs = NULL;
+	g_autoptr(GHashTable) vattrs = NULL;
+	g_autofree char *label = NULL;
+	g_autofree char *rotation_id = NULL;
+	SmtpcredSettings s = *settings;
+	gboolean login = g_strcmp0(settings->source, "login") == 0;
+	gint64 deadline = kr_deadline(store), now = kr_now();
+	const char *name = settings->name;
+
+	s.created = now;
+	if (!kr_validate_settings(&s, &local))
+		goto fail;
+	if (!login && !kr_check_secret(name, secret, secret_len, &local))
+		goto fail;
+	if (!kr_audit_ready(&local) ||
+	    !kr_check_writable(store, deadline, &local))
+		goto fail;
+	existing = kr_load(store, name, deadline, &local);
+	if (existing == NULL)
+		goto fail;
+	if (existing->len > 0) {
+		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_CONFLICT,
+			    "account '%s' already exists (use 'smtpcred "
+			    "rotate' to change its password)",
+			    name);
+		goto fail;
+	}
+
+	attrs = kr_settings_to_attrs(&s);
+	label = kr_version_label(name, 0);
+	if (!kr_item_create(store, attrs, label, "", 0, deadline, &local))
+		goto fail;
+	if (login) {
+		kr_audit("store", "ok", name, 0, NULL, NULL, 0,
+			 "account added; version 1 waits for login", &local);
+		goto audit_only;
+	}
+
+	rotation_id = g_uuid_string_random();
+	vattrs = kr_version_attrs(name, 1, SMTPCRED_STATE_CURRENT,
+				  rotation_id);
+	kr_attrs_set_time(vattrs, KR_A_PROMOTED, now);
+	if (s.max_age_days > 0)
+		kr_attrs_set_time(vattrs, KR_A_NOT_AFTER,
+				  now + (gint64)s.max_age_days * 86400);
+	g_free(label);
+	label = kr_version_label(name, 1);
+	if (!kr_item_create(store, vattrs, label, secret, secret_len, deadline,
+			    &local))
+		goto fail;
+	kr_audit("store", "ok", name, 1, NULL, NULL, 0, "account added",
+		 &local);
+audit_only:
+	if (local != NULL) {
+		g_prefix_error(&local, "account '%s' stored, but ", name);
+		g_propagate_error(error, g_steal_pointer(&local));
+		return FALSE;
+	}
+	return TRUE;
+
+fail:
+	kr_audit_failure("store", name, local);
+	g_propagate_error(error, g_steal_pointer(&local));
+	return FALSE;
+}
+
+gboolean
+smtpcred_store_remove(SmtpcredStore *store, const char *name, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(KrAccountItems) a = NULL;
+	gint64 deadline = kr_deadline(store);
+	guint n = 0;
+
+	if (!kr_validate_name(name, &local) || !kr_audit_ready(&local) ||
+	    !kr_check_writable(store, deadline, &local))
+		goto fail;
+	a = kr_load_one(store, name, deadline, &local);
+	if (a == NULL)
+		goto fail;
+	/* Versions first: a crash half-way leaves settings that a second
+	 * remove finishes, never versions without settings. */
+	for (guint i = 0; i < a->versions->len; i++) {
+		if (!kr_item_delete(store, g_ptr_array_index(a->versions, i),
+				    deadline, &local))
+			goto fail;
+		n++;
+	}
+	if (a->account_item != NULL) {
+		if (!kr_item_delete(store, a->account_item, deadline, &local))
+			goto fail;
+		n++;
+	}
+	{
+		g_autofree char *detail =
+		    g_strdup_printf("removed %u items", n);
+
+		if (!kr_audit("remove", "ok", name, 0, NULL, NULL, 0, detail,
+			      &local)) {
+			g_prefix_error(&local, "account '%s' removed, but ",
+				       name);
+			g_propagate_error(error, g_steal_pointer(&local));
+			return FALSE;
+		}
+	}
+	return TRUE;
+
+fail:
+	kr_audit_failure("remove", name, local);
+	g_propagate_error(error, g_steal_pointer(&local));
+	return FALSE;
+}

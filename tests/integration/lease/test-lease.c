@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lease API against a real gnome-keyring (run through
+ * tests/helpers/with-keyring.sh): what libsend will consume.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CANARY "CANARY-s3cr3t-lease"
+
+static char *audit_path;
+
+static SmtpcredStore *
+store_or_die(void)
+{
+	g_autoptr(GError) error = NULL;
+	SmtpcredStore *s = smtpcred_store_new(SMTPCRED_STORE_NONE, 0, &error);
+
+	if (s == NULL)
+		fail_msg("store: %s", error->message);
+	return s;
+}
+
+static void
+add_account(const char *name, gboolean enforce, gboolean audit_open)
+{
+	g_autoptr(SmtpcredStore) store = store_or_die();
+	g_autoptr(GError) error = NULL;
+	g_auto(SmtpcredSettings) s = {
+	    .name = g_strdup(name),
+	    .host = g_strdup("smtp.test.example"),
+	    .port = 587,
+	    .tls = g_strdup("starttls"),
+	    .user = g_strdup("user@test.example"),
+	    .mechs = g_strdup("PLAIN"),
+	    .max_age_days = 30,
+	    .warn_days = 7,
+	    .grace_days = 7,
+	    .keep = 2,
+	    .enforce = enforce,
+	    .audit_fail_open = audit_open,
+	};
+
+	if (!smtpcred_store_add(store, &s, CANARY, strlen(CANARY), &error))
+		fail_msg("add %s: %s", name, error->message);
+}
+
+/* Count audit records of an event/outcome for an account. */
+static guint
+count_records(const char *event, const char *outcome, const char *account)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) recs = smtpcred_audit_read(audit_path, &error);
+	guint n = 0;
+
+	if (recs == NULL)
+		fail_msg("audit read: %s", error->message);
+	for (guint i = 0; i < recs->len; i++) {
+		SmtpcredAuditRecord *r = g_ptr_array_index(recs, i);
+
+		if (g_strcmp0(r->event, event) == 0 &&
+		    g_strcmp0(r->outcome, outcome) == 0 &&
+		    g_strcmp0(r->account, account) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void
+assert_file_lacks_canary(const char *path)
+{
+	g_autofree char *data = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		return;
+	assert_null(g_strstr_len(data, (gssize)len, CANARY));
+}
+
+static void
+test_lease_borrow_report_release(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+	const char *secret = NULL;
+	size_t len = 0;
+
+	(void)state;
+	add_account("lease-ok", FALSE, FALSE);
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-ok", "unit test",
+						0, &err),
+			 SMTPCRED_OK);
+	assert_string_equal(smtpcred_lease_user(l), "user@test.example");
+	assert_int_equal(smtpcred_lease_version(l), 1);
+	assert_int_equal(smtpcred_lease_borrow(l, &secret, &len), SMTPCRED_OK);
+	assert_int_equal(len, strlen(CANARY));
+	assert_memory_equal(secret, CANARY, len);
+	/* A second borrow before the return is refused. */
+	assert_int_equal(smtpcred_lease_borrow(l, &secret, &len),
+			 SMTPCRED_E_INVALID);
+	smtpcred_lease_return(l);
+	assert_int_equal(smtpcred_lease_report(l, 235, NULL), SMTPCRED_OK);
+	smtpcred_lease_release(l);
+
+	assert_int_equal(count_records("lease", "ok", "lease-ok"), 1);
+	assert_int_equal(count_records("auth-result", "ok", "lease-ok"), 1);
+	assert_file_lacks_canary(audit_path);
+}
+
+static void
+test_lease_missing_account_is_not_found(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	assert_int_equal(smtpcred_lease_acquire(&l, "no-such", "t", 0, &err),
+			 SMTPCRED_E_NOT_FOUND);
+	assert_null(l);
+	assert_non_null(strstr(err.message, "not found"));
+	assert_int_equal(count_records("lease", "not-found", "no-such"), 1);
+}
+
+static void
+test_lease_bad_name_is_invalid(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	assert_int_equal(smtpcred_lease_acquire(&l, "../etc", "t", 0, &err),
+			 SMTPCRED_E_INVALID);
+	assert_null(l);
+}
+
+static void
+keyring_ctl(const char *verb)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = NULL;
+	g_autofree char *cmd =
+	    g_strdup_printf("%s %s", g_getenv("KEYRING_CTL"), verb);
+	int status = 0;
+
+	argv = g_strsplit(cmd, " ", -1);
+	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL,
+			  NULL, &status, &error))
+		fail_msg("keyring-ctl %s: %s", verb, error->message);
+	assert_true(g_spawn_check_wait_status(status, NULL));
+}
+
+static void
+test_lease_locked_is_locked_not_missing(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	add_account("lease-locked", FALSE, FALSE);
+	keyring_ctl("lock");
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-locked", "t", 0,
+						&err),
+			 SMTPCRED_E_LOCKED);
+	assert_non_null(strstr(err.message, "locked"));
+	/* Missing stays missing while locked: absence is not confused
+	 * with a locked item, nor the other way round. */
+	assert_int_equal(smtpcred_lease_acquire(&l, "still-missing", "t", 0,
+						&err),
+			 SMTPCRED_E_NOT_FOUND);
+	keyring_ctl("unlock");
+	assert_int_equal(count_records("lease", "locked", "lease-locked"), 1);
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-locked", "t", 0,
+						&err),
+			 SMTPCRED_OK);
+	smtpcred_lease_release(l);
+}
+
+static void
+test_lease_expired_enforced_is_refused(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+	g_autofree char *later =
+	    g_strdup_printf("%" G_GINT64_FORMAT, (gint64)time(NULL) + 40 * 86400);
+
+	(void)state;
+	add_account("lease-enforced", TRUE, FALSE);
+	add_account("lease-lenient", FALSE, FALSE);
+	g_setenv("SMTPCRED_TEST_NOW", later, TRUE);
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-enforced", "t", 0,
+						&err),
+			 SMTPCRED_E_POLICY);
+	assert_non_null(strstr(err.message, "expired"));
+	/* Without enforce an overdue credential still leases. */
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-lenient", "t", 0,
+						&err),
+			 SMTPCRED_OK);
+	smtpcred_lease_release(l);
+	g_unsetenv("SMTPCRED_TEST_NOW");
+	assert_int_equal(count_records("lease", "denied", "lease-enforced"),
+			 1);
+}
+
+static void
+test_lease_two_current_is_ambiguous(void **state)
+{
+	g_autoptr(SmtpcredStore) store = store_or_die();
+	g_autoptr(GHashTable) attrs = NULL;
+	g_autoptr(GError) error = NULL;
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	add_account("lease-twice", FALSE, FALSE);
+	attrs = kr_version_attrs("lease-twice", 2, SMTPCRED_STATE_CURRENT,
+				 "x");
+	assert_true(kr_item_create(store, attrs, "dup", "other", 5,
+				   kr_deadline(store), &error));
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-twice", "t", 0,
+						&err),
+			 SMTPCRED_E_AMBIGUOUS);
+	assert_null(l);
+	/* Rotation refuses too, and writes nothing. */
+	assert_false(smtpcred_store_rotate(store, "lease-twice", "new", 3, NULL,
+					   NULL, NULL, NULL, &error));
+	assert_true(g_error_matches(error, SMTPCRED_ERROR,
+				    SMTPCRED_ERROR_AMBIGUOUS));
+}
+
+static void
+test_lease_fails_closed_without_audit(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	add_account("lease-closed", FALSE, FALSE);
+	add_account("lease-open", FALSE, TRUE);
+	/* A log whose parent is a regular file cannot be created, even by
+	 * root. */
+	g_setenv("SMTPCRED_AUDIT_LOG", "/dev/null/audit.log", TRUE);
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-closed", "t", 0,
+						&err),
+			 SMTPCRED_E_AUDIT);
+	assert_null(l);
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-open", "t", 0,
+						&err),
+			 SMTPCRED_OK);
+	smtpcred_lease_release(l);
+	g_setenv("SMTPCRED_AUDIT_LOG", audit_path, TRUE);
+}
+
+static void
+test_lease_deadline_when_keyring_hangs(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+	g_autofree char *pidfile =
+	    g_build_filename(g_getenv("WK_DIR"), "keyring.pid", NULL);
+	g_autofree char *pidtxt = NULL;
+	gint64 t0, dt;
+	pid_t pid;
+
+	(void)state;
+	add_account("lease-slow", FALSE, FALSE);
+	assert_true(g_file_get_contents(pidfile, &pidtxt, NULL, NULL));
+	pid = (pid_t)g_ascii_strtoll(pidtxt, NULL, 10);
+	assert_true(pid > 1);
+	kill(pid, SIGSTOP);
+	t0 = g_get_monotonic_time();
+	assert_int_equal(smtpcred_lease_acquire(&l, "lease-slow", "t", 400,
+						&err),
+			 SMTPCRED_E_TIMEOUT);
+	dt = g_get_monotonic_time() - t0;
+	kill(pid, SIGCONT);
+	assert_null(l);
+	/* The deadline covers the whole lookup (generous upper bound for a
+	 * loaded CI machine). */
+	assert_true(dt >= 350 * 1000);
+	assert_true(dt < 3 * G_USEC_PER_SEC);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	audit_path = g_build_filename(g_getenv("WK_DIR"), "lease-audit.log",
+				      NULL);
+	g_setenv("SMTPCRED_AUDIT_LOG", audit_path, TRUE);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (audit_path != NULL)
+		assert_file_lacks_canary(audit_path);
+	g_free(audit_path);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lease_borrow_report_release),
+	    cmocka_unit_test(test_lease_missing_account_is_not_found),
+	    cmocka_unit_test(test_lease_bad_name_is_invalid),
+	    cmocka_unit_test(test_lease_locked_is_locked_not_missing),
+	    cmocka_unit_test(test_lease_expired_enforced_is_refused),
+	    cmocka_unit_test(test_lease_two_current_is_ambiguous),
+	    cmocka_unit_test(test_lease_fails_closed_without_audit),
+	    cmocka_unit_test(test_lease_deadline_when_keyring_hangs),
+	};
+
+	if (g_getenv("WK_DIR") == NULL) {
+		fprintf(stderr, "run me through tests/helpers/with-keyring.sh\n");
+		return 1;
+	}
+	return cmocka_run_group_tests_name("keyring-lease", tests, setup,
+					   teardown);
+}
