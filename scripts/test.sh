@@ -1,0 +1,33 @@
+#!/bin/bash
+# The README's test command: install what is needed, build twice (gcc with
+# --werror, then ASan+UBSan), run every suite in both builds, and end with
+# one line "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+
+bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+# The tests start their own bus and keyring; nothing from a desktop
+# session may leak in (a prompt must never open a window).
+unset DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS
+export LC_ALL=C.UTF-8
+
+status=0
+run_build() {
+	local dir=$1; shift
+	rm -rf "$dir"
+	if ! meson setup "$dir" -Dtest_hooks=true --werror "$@" >"$dir.setup.log" 2>&1; then
+		cat "$dir.setup.log"; status=1; return
+	fi
+	if ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
+		tail -50 "$dir.compile.log"; status=1; return
+	fi
+	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+}
+
+run_build "$src/build-ci"
+run_build "$src/build-asan" -Db_sanitize=address,undefined -Db_lundef=false
+
+/usr/bin/python3 "$src/scripts/summary.py" "$src/build-ci" "$src/build-asan" || status=1
+exit $status
