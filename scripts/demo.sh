@@ -24,12 +24,13 @@ sc() { "$SMTPCRED" "$@"; }
 pw() { head -c 18 /dev/urandom | base64; }
 
 step "store a credential (password from a pipe, never on the command line)"
+echo "$ smtpcred add alerts --host smtp.example.org --port 587 --user alerts@example.org --max-age 90 --password-stdin"
 pw | sc add alerts --host smtp.example.org --port 587 --user alerts@example.org \
 	--max-age 90 --password-stdin
-echo "$ smtpcred add alerts --host smtp.example.org --port 587 --user alerts@example.org --max-age 90 --password-stdin"
 run "$SMTPCRED" show alerts
 
 step "rotate: stage version 2, promote it, keep version 1 as previous"
+echo "$ smtpcred rotate alerts --password-stdin"
 pw | sc rotate alerts --password-stdin
 run "$SMTPCRED" list
 
