@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 src=$PWD
 
 bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+# Real MTAs for the sender's interop tests (unpacked, never apt-installed).
+bash scripts/install-test-servers.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 # The tests start their own bus and keyring; nothing from a desktop
 # session may leak in (a prompt must never open a window).

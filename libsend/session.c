@@ -1,0 +1,1103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The SMTP session: one state enum, one transition function (set_state),
+ * blocking I/O with a deadline per stage and one for the whole session.
+ *
+ * Order of a connection, and what each step guarantees:
+ *   connect -> greeting -> EHLO -> [STARTTLS -> 220 with nothing buffered
+ *   after it -> handshake with chain, host name and pin verified -> EHLO
+ *   again, capabilities forgotten] -> AUTH (only over verified TLS, the
+ *   mechanism chosen from the allow-list before any lease is taken; the
+ *   lease released and its result reported right after the AUTH reply)
+ *   -> READY.
+ * A message: MAIL/RCPT/DATA (pipelined when offered) -> 354 -> the body
+ * through the DATA encoder -> "." -> 2xx: only then is it sent.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "alloc.h"
+#include "body.h"
+#include "conn.h"
+#include "ehlo.h"
+#include "message.h"
+#include "reply.h"
+#include "sasl.h"
+#include "secbuf.h"
+
+/* RFC 5321 4.5.3.2 timeouts, in seconds. */
+#define TIMEOUT_GREETING 300
+#define TIMEOUT_MAIL	 300
+#define TIMEOUT_RCPT	 300
+#define TIMEOUT_DATA	 120
+#define TIMEOUT_BLOCK	 180
+#define TIMEOUT_DOT	 600
+#define TIMEOUT_DEFAULT_SESSION_MS 300000u
+/* Body bytes written per call. */
+#define SEND_CHUNK (64u * 1024u)
+
+typedef enum smtp_state {
+	ST_INIT,
+	ST_CONNECT,
+	ST_GREETING,
+	ST_EHLO,
+	ST_STARTTLS,
+	ST_TLS_HANDSHAKE,
+	ST_AUTH,
+	ST_READY,
+	ST_MAIL,
+	ST_DATA,
+	ST_BODY,
+	ST_RSET,
+	ST_QUIT,
+	ST_CLOSED,
+	_ST_MAX,
+} smtp_state;
+
+/* clang-format off */
+static const char *const state_names[] = {
+	[ST_INIT]		= "init",
+	[ST_CONNECT]		= "connect",
+	[ST_GREETING]		= "greeting",
+	[ST_EHLO]		= "ehlo",
+	[ST_STARTTLS]		= "starttls",
+	[ST_TLS_HANDSHAKE]	= "tls-handshake",
+	[ST_AUTH]		= "auth",
+	[ST_READY]		= "ready",
+	[ST_MAIL]		= "mail",
+	[ST_DATA]		= "data",
+	[ST_BODY]		= "body",
+	[ST_RSET]		= "rset",
+	[ST_QUIT]		= "quit",
+	[ST_CLOSED]		= "closed",
+};
+/* clang-format on */
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == _ST_MAX,
+	       "state_names out of sync with smtp_state");
+
+struct smtpsend_session {
+	/* Options, with every string owned by the session. */
+	char *host, *ca_file, *pin, *mechs, *ehlo_name, *account, *purpose;
+	char server[300]; /* "host:port" for audit reports */
+	uint16_t port;
+	smtpsend_tls_mode tls;
+	int tls_min;
+	int allow_plaintext_auth;
+	unsigned timeout_ms, stage_timeout_ms;
+	const smtpsend_provider *provider;
+	smtpsend_trace_fn trace;
+	void *trace_data;
+
+	SSL_CTX *ctx;
+	conn c;
+	smtp_state state;
+	smtp_caps caps;
+	bool authed;
+	int64_t deadline; /* of the whole session */
+	smtp_reply reply;
+};
+
+static void
+set_state(smtpsend_session *s, smtp_state next)
+{
+	/* The only place that writes s->state. */
+	if (s->state != next)
+		trace_note(s->trace, s->trace_data, 0, "state %s -> %s",
+			   state_names[s->state], state_names[next]);
+	s->state = next;
+}
+
+static char *
+dup_or_null(const char *p)
+{
+	char *d;
+	size_t n;
+
+	if (p == NULL)
+		return NULL;
+	n = strlen(p) + 1;
+	d = common_malloc(n);
+	if (d != NULL)
+		memcpy(d, p, n);
+	return d;
+}
+
+static bool
+has_crlf_nul(const char *s)
+{
+	return s != NULL && strpbrk(s, "\r\n") != NULL;
+}
+
+static void
+free_strings(smtpsend_session *s)
+{
+	common_free(s->host);
+	common_free(s->ca_file);
+	common_free(s->pin);
+	common_free(s->mechs);
+	common_free(s->ehlo_name);
+	common_free(s->account);
+	common_free(s->purpose);
+}
+
+static int
+session_init(smtpsend_session *s, const smtpsend_options *o,
+	     const smtpsend_account *acct, smtpsend_error *err)
+{
+	const char *host = acct != NULL ? acct->host : o->host;
+	const char *mechs = acct != NULL ? acct->mechs : o->mechs;
+
+	s->tls = acct != NULL ? acct->tls : o->tls;
+	s->port = acct != NULL ? acct->port : o->port;
+	if (s->port == 0)
+		s->port = s->tls == SMTPSEND_TLS_IMPLICIT ? 465 : 587;
+	if (host == NULL || *host == '\0' || has_crlf_nul(host) ||
+	    strlen(host) > 253)
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "a valid host name is required");
+	if (has_crlf_nul(o->ehlo_name) || has_crlf_nul(mechs) ||
+	    has_crlf_nul(o->account))
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "CR or LF in an option");
+	if ((unsigned)s->tls > SMTPSEND_TLS_NONE_LOOPBACK)
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "unknown TLS mode");
+	s->host = dup_or_null(host);
+	s->ca_file = dup_or_null(acct != NULL ? acct->ca_file : o->ca_file);
+	s->pin = dup_or_null(acct != NULL ? acct->pin : o->pin);
+	s->mechs = dup_or_null(mechs != NULL ? mechs : "SCRAM-SHA-256,PLAIN,LOGIN");
+	s->ehlo_name = dup_or_null(o->ehlo_name != NULL ? o->ehlo_name
+							: "localhost");
+	s->account = dup_or_null(o->account);
+	s->purpose = dup_or_null(o->purpose != NULL ? o->purpose : "smtpsend");
+	if (s->host == NULL || s->mechs == NULL || s->ehlo_name == NULL ||
+	    s->purpose == NULL || (o->account != NULL && s->account == NULL) ||
+	    (s->pin == NULL && (acct != NULL ? acct->pin : o->pin) != NULL) ||
+	    (s->ca_file == NULL &&
+	     (acct != NULL ? acct->ca_file : o->ca_file) != NULL))
+		return send_fail(err, SMTPSEND_E_NOMEM, "setup",
+				 "out of memory");
+	snprintf(s->server, sizeof(s->server), "%s:%u", s->host, s->port);
+	s->tls_min = o->tls_min >= 13 ? 13 : 12;
+	s->allow_plaintext_auth = o->allow_plaintext_auth;
+	s->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms
+					   : TIMEOUT_DEFAULT_SESSION_MS;
+	s->stage_timeout_ms = o->stage_timeout_ms;
+	s->trace = o->trace;
+	s->trace_data = o->trace_data;
+	conn_init(&s->c);
+	s->state = ST_INIT;
+	return 0;
+}
+
+int
+smtpsend_session_new(smtpsend_session **out, const smtpsend_options *opts,
+		     smtpsend_error *err)
+{
+	smtpsend_session *s;
+	int r;
+
+	if (out == NULL || opts == NULL || opts->struct_version < 1)
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "options are required");
+	s = common_calloc(1, sizeof(*s));
+	if (s == NULL)
+		return send_fail(err, SMTPSEND_E_NOMEM, "setup",
+				 "out of memory");
+	s->provider = opts->provider;
+	r = session_init(s, opts, NULL, err);
+	if (r < 0) {
+		free_strings(s);
+		common_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+/* A provider refusal, classed as the provider says. */
+static int
+credential_fail(smtpsend_error *err, int r, const char *stage,
+		const char *account, const char *msg)
+{
+	send_fail(err, SMTPSEND_E_CREDENTIAL, stage, "account '%s': %s",
+		  account, msg);
+	if (err != NULL)
+		err->klass = r == SMTPSEND_PROVIDER_TEMPORARY
+				 ? SMTPSEND_CLASS_TEMPORARY
+				 : SMTPSEND_CLASS_PERMANENT;
+	return SMTPSEND_E_CREDENTIAL;
+}
+
+int
+smtpsend_session_new_for_account(smtpsend_session **out, const char *account,
+				 const smtpsend_provider *provider,
+				 const smtpsend_options *opts,
+				 smtpsend_error *err)
+{
+	smtpsend_options o = SMTPSEND_OPTIONS_INIT;
+	smtpsend_account *acct = NULL;
+	smtpsend_session *s;
+	char msg[200] = "";
+	int r;
+
+	if (opts != NULL)
+		o = *opts;
+	if (provider == NULL)
+		provider = o.provider;
+	if (out == NULL || account == NULL || provider == NULL ||
+	    provider->resolve == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "an account and a provider that resolves "
+				 "accounts are required");
+	r = provider->resolve(provider->userdata, account, &acct, msg,
+			      sizeof(msg));
+	if (r < 0)
+		return credential_fail(err, r, "setup", account, msg);
+	o.account = account;
+	o.provider = provider;
+	s = common_calloc(1, sizeof(*s));
+	if (s == NULL) {
+		provider->resolve_free(provider->userdata, acct);
+		return send_fail(err, SMTPSEND_E_NOMEM, "setup",
+				 "out of memory");
+	}
+	s->provider = provider;
+	r = session_init(s, &o, acct, err);
+	provider->resolve_free(provider->userdata, acct);
+	if (r < 0) {
+		free_strings(s);
+		common_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---- I/O helpers -------------------------------------------------------- */
+
+/* The deadline of a stage: its RFC 5321 timeout (or the caller's), never
+ * past the session's. */
+static int64_t
+stage_deadline(const smtpsend_session *s, unsigned seconds)
+{
+	int64_t ms = s->stage_timeout_ms != 0 ? (int64_t)s->stage_timeout_ms
+					      : (int64_t)seconds * 1000;
+	int64_t d = send_now_us() + ms * 1000;
+
+	return d < s->deadline ? d : s->deadline;
+}
+
+/* Send one command line (CRLF added); only 'show' bytes reach the trace. */
+static int
+send_line(smtpsend_session *s, const char *line, size_t len, size_t show,
+	  unsigned seconds, const char *stage, smtpsend_error *err)
+{
+	char buf[SMTP_CMD_LINE_MAX + 3];
+
+	trace_line(s->trace, s->trace_data, 1, line, len, show);
+	if (len <= SMTP_CMD_LINE_MAX) {
+		int r;
+
+		memcpy(buf, line, len);
+		memcpy(buf + len, "\r\n", 2);
+		r = conn_write(&s->c, buf, len + 2,
+			       stage_deadline(s, seconds), stage, err);
+		if (show < len)
+			secure_wipe(buf, sizeof(buf));
+		return r;
+	}
+	/* Long lines (AUTH) are written in two pieces: no copy. */
+	{
+		int r = conn_write(&s->c, line, len, stage_deadline(s, seconds),
+				   stage, err);
+
+		if (r < 0)
+			return r;
+		return conn_write(&s->c, "\r\n", 2, stage_deadline(s, seconds),
+				  stage, err);
+	}
+}
+
+/* Read one whole reply into s->reply. */
+static int
+read_reply(smtpsend_session *s, unsigned seconds, const char *stage,
+	   smtpsend_error *err)
+{
+	int64_t deadline = stage_deadline(s, seconds);
+
+	smtp_reply_reset(&s->reply);
+	for (;;) {
+		const char *line;
+		size_t len;
+		int r = conn_read_line(&s->c, &line, &len, deadline, stage, err);
+
+		if (r < 0)
+			return r;
+		trace_line(s->trace, s->trace_data, 2, line, len, len);
+		r = smtp_reply_feed(&s->reply, line, len);
+		if (r == REPLY_DONE)
+			return 0;
+		if (r < 0)
+			return send_fail(err, r, stage,
+					 r == SMTPSEND_E_LIMIT
+					     ? "the server's reply exceeds a "
+					       "limit"
+					     : "the server sent a malformed "
+					       "reply");
+	}
+}
+
+/* Map a non-expected reply to an error of its class. */
+static int
+reply_fail(smtpsend_session *s, int code, const char *stage, const char *what,
+	   smtpsend_error *err)
+{
+	return send_fail_reply(err, code, stage, s->reply.code,
+			       s->reply.enhanced, s->reply.text, what);
+}
+
+static void
+drop_connection(smtpsend_session *s)
+{
+	conn_close(&s->c);
+	s->authed = false;
+	memset(&s->caps, 0, sizeof(s->caps));
+	set_state(s, ST_CLOSED);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+static int
+do_ehlo(smtpsend_session *s, smtpsend_error *err)
+{
+	char line[SMTP_CMD_LINE_MAX];
+	int n, r;
+
+	/* Capabilities never survive a TLS upgrade. */
+	memset(&s->caps, 0, sizeof(s->caps));
+	set_state(s, ST_EHLO);
+	n = snprintf(line, sizeof(line), "EHLO %s", s->ehlo_name);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return send_fail(err, SMTPSEND_E_INVAL, "ehlo",
+				 "EHLO name too long");
+	r = send_line(s, line, (size_t)n, (size_t)n, TIMEOUT_MAIL, "ehlo",
+		      err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_MAIL, "ehlo", err);
+	if (r < 0)
+		return r;
+	if (s->reply.code != 250)
+		return reply_fail(s, SMTPSEND_E_REJECTED, "ehlo",
+				  "EHLO refused", err);
+	return smtp_caps_parse(&s->caps, &s->reply) < 0
+		   ? send_fail(err, SMTPSEND_E_PROTO, "ehlo",
+			       "malformed EHLO reply")
+		   : 0;
+}
+
+static int
+do_starttls(smtpsend_session *s, smtpsend_error *err)
+{
+	int r;
+
+	if (!s->caps.starttls)
+		return send_fail(err, SMTPSEND_E_INSECURE, "starttls",
+				 "the server does not offer STARTTLS; "
+				 "refusing to continue in plaintext");
+	set_state(s, ST_STARTTLS);
+	r = send_line(s, "STARTTLS", 8, 8, TIMEOUT_MAIL, "starttls", err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_MAIL, "starttls", err);
+	if (r < 0)
+		return r;
+	if (s->reply.code != 220)
+		return reply_fail(s, SMTPSEND_E_TLS, "starttls",
+				  "STARTTLS refused", err);
+	/* Anything already received was sent in plaintext before the
+	 * handshake and could be an injected reply: refuse. */
+	if (conn_pending(&s->c) > 0)
+		return send_fail(err, SMTPSEND_E_PROTO, "starttls",
+				 "the server sent data after its STARTTLS "
+				 "reply (possible injection); refusing");
+	set_state(s, ST_TLS_HANDSHAKE);
+	r = tls_start(&s->c, s->ctx, s->host, s->pin,
+		      stage_deadline(s, TIMEOUT_MAIL), err);
+	if (r < 0)
+		return r;
+	{
+		char d[96];
+
+		trace_note(s->trace, s->trace_data, 3, "TLS: %s",
+			   tls_describe(&s->c, d, sizeof(d)));
+	}
+	return do_ehlo(s, err);
+}
+
+static bool
+offers_cb(const char *name, void *ud)
+{
+	const smtpsend_session *s = ud;
+
+	return smtp_caps_has_auth(&s->caps, name);
+}
+
+/* AUTH with a lease: taken after TLS is verified and the mechanism chosen,
+ * released (wiped) right after the server's final AUTH reply. */
+static int
+do_auth(smtpsend_session *s, smtpsend_error *err)
+{
+	const smtpsend_provider *p = s->provider;
+	_cleanup_secbuf_ secbuf line = SECBUF_INIT;
+	unsigned char cb[32];
+	bool have_cb;
+	enum sasl_mech mech;
+	struct sasl_client sasl;
+	void *lease = NULL;
+	const char *secret = NULL;
+	size_t secret_len = 0, show = 0;
+	char msg[200] = "";
+	unsigned steps = 0;
+	int r;
+
+	WIPE_ON_EXIT(cb);
+	if (s->account == NULL)
+		return 0;
+	if (s->c.ssl == NULL &&
+	    !(s->allow_plaintext_auth && s->c.loopback &&
+	      s->tls == SMTPSEND_TLS_NONE_LOOPBACK))
+		return send_fail(err, SMTPSEND_E_INSECURE, "auth",
+				 "refusing AUTH on an unencrypted connection");
+	if (p == NULL || p->acquire == NULL || p->borrow == NULL ||
+	    p->release == NULL || p->user == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "auth",
+				 "an account is set but no credential "
+				 "provider");
+	have_cb = tls_exporter(&s->c, cb);
+	r = sasl_choose(s->mechs, offers_cb, s, have_cb, &mech);
+	if (r < 0)
+		return send_fail(err, r, "auth",
+				 r == SMTPSEND_E_UNSUPPORTED
+				     ? "the server offers none of the allowed "
+				       "SASL mechanisms (%s)"
+				     : "bad SASL mechanism list (%s)",
+				 s->mechs);
+
+	set_state(s, ST_AUTH);
+	r = p->acquire(p->userdata, s->account, s->purpose,
+		       s->timeout_ms < 5000 ? s->timeout_ms : 5000, &lease, msg,
+		       sizeof(msg));
+	if (r < 0)
+		return credential_fail(err, r, "auth", s->account, msg);
+	r = p->borrow(lease, &secret, &secret_len);
+	if (r < 0) {
+		p->release(lease);
+		return send_fail(err, SMTPSEND_E_CREDENTIAL, "auth",
+				 "the credential could not be borrowed");
+	}
+	sasl_init(&sasl);
+	r = sasl_start(&sasl, mech, p->user(lease), secret, secret_len, NULL,
+		       s->host, s->port, have_cb ? cb : NULL, &line, &show);
+	if (r == 0)
+		r = send_line(s, line.data, line.len, show, TIMEOUT_MAIL,
+			      "auth", err);
+	else
+		send_fail(err, r, "auth", "cannot build the AUTH command");
+	secbuf_clear(&line);
+	while (r == 0) {
+		r = read_reply(s, TIMEOUT_MAIL, "auth", err);
+		if (r < 0 || s->reply.code != 334)
+			break;
+		if (++steps > SASL_STEPS_MAX) {
+			r = send_fail(err, SMTPSEND_E_PROTO, "auth",
+				      "too many AUTH challenges");
+			break;
+		}
+		r = sasl_step(&sasl, s->reply.text, s->reply.text_len, &line,
+			      &show);
+		if (r < 0) {
+			send_fail(err, r, "auth",
+				  r == SMTPSEND_E_AUTH
+				      ? "the server failed to prove it knows "
+					"the password"
+				      : "malformed AUTH challenge");
+			/* Cancel the exchange (RFC 4954 4). */
+			send_line(s, "*", 1, 1, TIMEOUT_MAIL, "auth", NULL);
+			break;
+		}
+		r = send_line(s, line.data, line.len, show, TIMEOUT_MAIL,
+			      "auth", err);
+		secbuf_clear(&line);
+	}
+	if (p->give_back != NULL)
+		p->give_back(lease);
+	if (r == 0 && s->reply.code == 235) {
+		r = sasl_finish(&sasl);
+		if (r < 0)
+			send_fail(err, r, "auth",
+				  "the server accepted AUTH without proving "
+				  "it knows the password");
+	} else if (r == 0) {
+		r = reply_fail(s,
+			       s->reply.code >= 500 ? SMTPSEND_E_AUTH
+						    : SMTPSEND_E_REJECTED,
+			       "auth", "AUTH failed", err);
+	}
+	if (p->report != NULL)
+		p->report(lease, s->reply.code, s->server);
+	p->release(lease); /* wipes */
+	sasl_clear(&sasl);
+	if (r < 0)
+		return r;
+	s->authed = true;
+	return 0;
+}
+
+int
+smtpsend_session_connect(smtpsend_session *s, smtpsend_error *err)
+{
+	int r;
+
+	if (s == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "connect",
+				 "no session");
+	if (s->state == ST_READY)
+		return 0;
+	if (s->c.fd >= 0)
+		drop_connection(s);
+	s->deadline = send_now_us() + (int64_t)s->timeout_ms * 1000;
+	if (s->tls != SMTPSEND_TLS_NONE_LOOPBACK && s->ctx == NULL) {
+		tls_config cfg = {.ca_file = s->ca_file,
+				  .pin = s->pin,
+				  .tls_min = s->tls_min};
+
+		r = tls_ctx_new(&s->ctx, &cfg, err);
+		if (r < 0)
+			return r;
+	}
+	set_state(s, ST_CONNECT);
+	r = conn_open(&s->c, s->host, s->port,
+		      stage_deadline(s, TIMEOUT_GREETING), err);
+	if (r < 0)
+		goto fail;
+	if (s->tls == SMTPSEND_TLS_NONE_LOOPBACK && !s->c.loopback) {
+		r = send_fail(err, SMTPSEND_E_INSECURE, "connect",
+			      "plaintext SMTP is only allowed to a loopback "
+			      "address, and %s is not one",
+			      s->c.peer);
+		goto fail;
+	}
+	if (s->tls == SMTPSEND_TLS_IMPLICIT) {
+		set_state(s, ST_TLS_HANDSHAKE);
+		r = tls_start(&s->c, s->ctx, s->host, s->pin,
+			      stage_deadline(s, TIMEOUT_GREETING), err);
+		if (r < 0)
+			goto fail;
+	}
+	set_state(s, ST_GREETING);
+	r = read_reply(s, TIMEOUT_GREETING, "greeting", err);
+	if (r < 0)
+		goto fail;
+	if (s->reply.code != 220) {
+		r = reply_fail(s, SMTPSEND_E_REJECTED, "greeting",
+			       "the server refused the connection", err);
+		goto fail;
+	}
+	r = do_ehlo(s, err);
+	if (r == 0 && s->tls == SMTPSEND_TLS_STARTTLS)
+		r = do_starttls(s, err);
+	if (r == 0)
+		r = do_auth(s, err);
+	if (r < 0)
+		goto fail;
+	set_state(s, ST_READY);
+	return 0;
+
+fail:
+	drop_connection(s);
+	return r;
+}
+
+static void
+quit(smtpsend_session *s)
+{
+	if (s->c.fd < 0)
+		return;
+	if (s->state == ST_READY) {
+		set_state(s, ST_QUIT);
+		if (send_line(s, "QUIT", 4, 4, 10, "quit", NULL) == 0) {
+			int64_t keep = s->deadline;
+
+			/* Wait briefly for 221; never fail on it. */
+			s->deadline = send_now_us() + 2 * 1000000;
+			read_reply(s, 2, "quit", NULL);
+			s->deadline = keep;
+		}
+	}
+	drop_connection(s);
+}
+
+int
+smtpsend_session_verify_auth(smtpsend_session *s, smtpsend_error *err)
+{
+	int r = smtpsend_session_connect(s, err);
+
+	if (r < 0)
+		return r;
+	if (s->account != NULL && !s->authed)
+		return send_fail(err, SMTPSEND_E_AUTH, "auth",
+				 "not authenticated");
+	quit(s);
+	return 0;
+}
+
+void
+smtpsend_session_free(smtpsend_session *s)
+{
+	if (s == NULL)
+		return;
+	quit(s);
+	SSL_CTX_free(s->ctx);
+	free_strings(s);
+	secure_wipe(&s->reply, sizeof(s->reply));
+	common_free(s);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+void
+smtpsend_result_clear(smtpsend_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_rcpts; i++) {
+		/* The result owns its copies; the public field is const. */
+		char *a;
+
+		memcpy(&a, &r->rcpts[i].addr, sizeof(a));
+		common_free(a);
+	}
+	common_free(r->rcpts);
+	r->rcpts = NULL;
+	r->n_rcpts = r->n_accepted = 0;
+	r->reply_code = 0;
+	r->enhanced[0] = '\0';
+	r->sent = 0;
+}
+
+/* Append to a growing command buffer (not secret). */
+typedef struct {
+	char *p;
+	size_t len, cap;
+} cmdbuf;
+
+static int
+cmd_add(cmdbuf *b, const char *line, size_t n)
+{
+	if (b->len + n + 2 > b->cap) {
+		size_t ncap = (b->cap ? b->cap * 2 : 1024) + n + 2;
+		char *np = common_malloc(ncap);
+
+		if (np == NULL)
+			return SMTPSEND_E_NOMEM;
+		if (b->p != NULL)
+			memcpy(np, b->p, b->len);
+		common_free(b->p);
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, line, n);
+	memcpy(b->p + b->len + n, "\r\n", 2);
+	b->len += n + 2;
+	return 0;
+}
+
+static int
+build_mail(const smtpsend_session *s, const msg_prep *p, char *line,
+	   size_t n)
+{
+	int k = snprintf(line, n, "MAIL FROM:%s", p->from_path);
+	size_t len;
+
+	if (k < 0 || (size_t)k >= n)
+		return SMTPSEND_E_LIMIT;
+	len = (size_t)k;
+#define ADD(...)                                                           \
+	do {                                                               \
+		k = snprintf(line + len, n - len, __VA_ARGS__);            \
+		if (k < 0 || (size_t)k >= n - len)                         \
+			return SMTPSEND_E_LIMIT;                           \
+		len += (size_t)k;                                          \
+	} while (0)
+	if (s->caps.size_present)
+		ADD(" SIZE=%llu", (unsigned long long)p->size);
+	if (p->eightbit && s->caps.eightbitmime)
+		ADD(" BODY=8BITMIME");
+	if (p->smtputf8)
+		ADD(" SMTPUTF8");
+	if (s->caps.dsn && p->dsn_ret != NULL)
+		ADD(" RET=%s", p->dsn_ret);
+	if (s->caps.dsn && p->dsn_envid != NULL)
+		ADD(" ENVID=%s", p->dsn_envid);
+#undef ADD
+	return (int)len;
+}
+
+static int
+build_rcpt(const smtpsend_session *s, const msg_prep *p, size_t i,
+	   char *line, size_t n)
+{
+	int k;
+
+	if (s->caps.dsn && p->dsn_notify != NULL)
+		k = snprintf(line, n, "RCPT TO:%s NOTIFY=%s", p->rcpt_paths[i],
+			     p->dsn_notify);
+	else
+		k = snprintf(line, n, "RCPT TO:%s", p->rcpt_paths[i]);
+	if (k < 0 || (size_t)k >= n)
+		return SMTPSEND_E_LIMIT;
+	return k;
+}
+
+static void
+rcpt_result(smtpsend_result *res, size_t i, const smtp_reply *r)
+{
+	if (res == NULL || i >= res->n_rcpts)
+		return;
+	res->rcpts[i].reply_code = r->code;
+	snprintf(res->rcpts[i].enhanced, sizeof(res->rcpts[i].enhanced), "%s",
+		 r->enhanced);
+	if (r->code >= 200 && r->code < 300)
+		res->n_accepted++;
+}
+
+/* Reset the transaction after a refusal so the session stays usable. */
+static int
+rset(smtpsend_session *s, smtpsend_error *err)
+{
+	int r;
+
+	set_state(s, ST_RSET);
+	r = send_line(s, "RSET", 4, 4, TIMEOUT_MAIL, "rset", err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_MAIL, "rset", err);
+	if (r < 0) {
+		drop_connection(s);
+		return r;
+	}
+	set_state(s, ST_READY);
+	return 0;
+}
+
+typedef struct {
+	smtpsend_session *s;
+	int rc;
+	smtpsend_error *err;
+	char *buf; /* SEND_CHUNK bytes of output staging */
+	size_t len;
+} body_sink;
+
+static int
+sink_flush(body_sink *k)
+{
+	int r;
+
+	if (k->len == 0)
+		return 0;
+	r = conn_write(&k->s->c, k->buf, k->len,
+		       stage_deadline(k->s, TIMEOUT_BLOCK), "data", k->err);
+	k->len = 0;
+	return r;
+}
+
+static int
+sink_out(const char *p, size_t n, void *ud)
+{
+	body_sink *k = ud;
+
+	while (n > 0) {
+		size_t room = SEND_CHUNK - k->len;
+		size_t take = n < room ? n : room;
+
+		memcpy(k->buf + k->len, p, take);
+		k->len += take;
+		p += take;
+		n -= take;
+		if (k->len == SEND_CHUNK) {
+			int r = sink_flush(k);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Stream the message through the DATA encoder; ends with ".\r\n". */
+static int
+send_body(smtpsend_session *s, smtpsend_message *m, smtpsend_error *err)
+{
+	body_sink k = {.s = s, .err = err};
+	struct body_enc enc;
+	msg_reader *rd = NULL;
+	char *in = NULL;
+	int r;
+
+	k.buf = common_malloc(SEND_CHUNK);
+	in = common_malloc(SEND_CHUNK);
+	if (k.buf == NULL || in == NULL) {
+		r = send_fail(err, SMTPSEND_E_NOMEM, "data", "out of memory");
+		goto out;
+	}
+	r = message_open(m, &rd, err);
+	if (r < 0)
+		goto out;
+	body_enc_init(&enc);
+	for (;;) {
+		size_t got = 0;
+
+		r = msg_reader_read(rd, in, SEND_CHUNK, &got, err);
+		if (r < 0 || got == 0)
+			break;
+		r = body_enc_feed(&enc, in, got, sink_out, &k);
+		if (r < 0)
+			break;
+	}
+	if (r == 0)
+		r = body_enc_finish(&enc, sink_out, &k);
+	if (r == 0)
+		r = sink_flush(&k);
+	if (r < 0 && err != NULL && err->code == 0)
+		send_fail(err, r, "data",
+			  r == SMTPSEND_E_LIMIT
+			      ? "a message line is longer than 998 octets"
+			      : "the message could not be encoded");
+out:
+	msg_reader_close(rd);
+	common_free(k.buf);
+	common_free(in);
+	return r;
+}
+
+int
+smtpsend_send(smtpsend_session *s, smtpsend_message *m,
+	      smtpsend_result *result, smtpsend_error *err)
+{
+	char line[SMTP_CMD_LINE_MAX + 1];
+	msg_prep p = {0};
+	cmdbuf batch = {0};
+	bool pipelining;
+	size_t i;
+	int n, r, mail_code = 0;
+
+	if (s == NULL || m == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "send",
+				 "no session or message");
+	if (err != NULL)
+		err->code = 0;
+	if (result != NULL)
+		smtpsend_result_clear(result);
+	r = message_prepare(m, &p, err);
+	if (r < 0)
+		return r;
+	r = smtpsend_session_connect(s, err);
+	if (r < 0)
+		goto out;
+	if (p.smtputf8 && !s->caps.smtputf8) {
+		r = send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
+			      "an address is not ASCII and the server does "
+			      "not offer SMTPUTF8");
+		goto out;
+	}
+	if (p.eightbit && !s->caps.eightbitmime) {
+		r = send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
+			      "the message has 8-bit data and the server "
+			      "does not offer 8BITMIME");
+		goto out;
+	}
+	if (s->caps.size_present && s->caps.size_max > 0 &&
+	    p.size > s->caps.size_max) {
+		r = send_fail(err, SMTPSEND_E_LIMIT, "mail",
+			      "the message (%llu bytes) is larger than the "
+			      "server accepts (%llu bytes)",
+			      (unsigned long long)p.size,
+			      (unsigned long long)s->caps.size_max);
+		goto out;
+	}
+	if (result != NULL) {
+		result->rcpts = common_calloc(p.nrcpt, sizeof(*result->rcpts));
+		if (result->rcpts == NULL) {
+			r = send_fail(err, SMTPSEND_E_NOMEM, "mail",
+				      "out of memory");
+			goto out;
+		}
+		result->n_rcpts = p.nrcpt;
+		for (i = 0; i < p.nrcpt; i++)
+			result->rcpts[i].addr = dup_or_null(p.rcpt_addrs[i]);
+	}
+
+	/* MAIL, RCPT... and DATA: one write when PIPELINING is offered
+	 * (RFC 2920), one at a time otherwise.  Never across STARTTLS or
+	 * AUTH: those are done by now. */
+	pipelining = s->caps.pipelining;
+	set_state(s, ST_MAIL);
+	n = build_mail(s, &p, line, sizeof(line));
+	if (n < 0) {
+		r = send_fail(err, SMTPSEND_E_LIMIT, "mail",
+			      "MAIL command too long");
+		goto out;
+	}
+	if (pipelining) {
+		r = cmd_add(&batch, line, (size_t)n);
+		trace_line(s->trace, s->trace_data, 1, line, (size_t)n,
+			   (size_t)n);
+		for (i = 0; r == 0 && i < p.nrcpt; i++) {
+			n = build_rcpt(s, &p, i, line, sizeof(line));
+			r = n < 0 ? n : cmd_add(&batch, line, (size_t)n);
+			if (r == 0)
+				trace_line(s->trace, s->trace_data, 1, line,
+					   (size_t)n, (size_t)n);
+		}
+		if (r == 0)
+			r = cmd_add(&batch, "DATA", 4);
+		trace_line(s->trace, s->trace_data, 1, "DATA", 4, 4);
+		if (r < 0) {
+			r = send_fail(err, r, "mail", "command too long");
+			goto out;
+		}
+		r = conn_write(&s->c, batch.p, batch.len,
+			       stage_deadline(s, TIMEOUT_MAIL), "mail", err);
+		if (r < 0)
+			goto broken;
+		r = read_reply(s, TIMEOUT_MAIL, "mail", err);
+		if (r < 0)
+			goto broken;
+		mail_code = (int)s->reply.code;
+		if (mail_code / 100 != 2)
+			reply_fail(s, SMTPSEND_E_REJECTED, "mail",
+				   "sender refused", err);
+		for (i = 0; i < p.nrcpt; i++) {
+			r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
+			if (r < 0)
+				goto broken;
+			rcpt_result(result, i, &s->reply);
+		}
+		set_state(s, ST_DATA);
+		r = read_reply(s, TIMEOUT_DATA, "data", err);
+		if (r < 0)
+			goto broken;
+	} else {
+		r = send_line(s, line, (size_t)n, (size_t)n, TIMEOUT_MAIL,
+			      "mail", err);
+		if (r == 0)
+			r = read_reply(s, TIMEOUT_MAIL, "mail", err);
+		if (r < 0)
+			goto broken;
+		mail_code = (int)s->reply.code;
+		if (mail_code / 100 != 2) {
+			r = reply_fail(s, SMTPSEND_E_REJECTED, "mail",
+				       "sender refused", err);
+			rset(s, NULL);
+			goto out;
+		}
+		for (i = 0; i < p.nrcpt; i++) {
+			n = build_rcpt(s, &p, i, line, sizeof(line));
+			if (n < 0) {
+				r = send_fail(err, SMTPSEND_E_LIMIT, "rcpt",
+					      "RCPT command too long");
+				rset(s, NULL);
+				goto out;
+			}
+			r = send_line(s, line, (size_t)n, (size_t)n,
+				      TIMEOUT_RCPT, "rcpt", err);
+			if (r == 0)
+				r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
+			if (r < 0)
+				goto broken;
+			rcpt_result(result, i, &s->reply);
+		}
+		if (result != NULL && result->n_accepted == 0) {
+			r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+				      "every recipient was refused");
+			rset(s, NULL);
+			goto out;
+		}
+		set_state(s, ST_DATA);
+		r = send_line(s, "DATA", 4, 4, TIMEOUT_DATA, "data", err);
+		if (r == 0)
+			r = read_reply(s, TIMEOUT_DATA, "data", err);
+		if (r < 0)
+			goto broken;
+	}
+
+	if (s->reply.code != 354) {
+		if (mail_code / 100 == 2) {
+			if (result != NULL && result->n_accepted == 0)
+				r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+					      "every recipient was refused");
+			else
+				r = reply_fail(s, SMTPSEND_E_REJECTED, "data",
+					       "DATA refused", err);
+		} else {
+			r = SMTPSEND_E_REJECTED; /* err set for MAIL above */
+		}
+		rset(s, NULL);
+		goto out;
+	}
+	if (mail_code / 100 != 2 ||
+	    (result != NULL && result->n_accepted == 0)) {
+		/* 354 although nothing can be delivered: end the empty
+		 * transaction without sending the message. */
+		r = send_line(s, ".", 1, 1, TIMEOUT_DOT, "data", err);
+		if (r == 0)
+			read_reply(s, TIMEOUT_DOT, "data", NULL);
+		if (mail_code / 100 == 2)
+			r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+				      "every recipient was refused");
+		else
+			r = SMTPSEND_E_REJECTED;
+		rset(s, NULL);
+		goto out;
+	}
+
+	set_state(s, ST_BODY);
+	r = send_body(s, m, err);
+	if (r < 0)
+		goto broken;
+	r = read_reply(s, TIMEOUT_DOT, "data", err);
+	if (r < 0)
+		goto broken;
+	if (result != NULL) {
+		result->reply_code = s->reply.code;
+		snprintf(result->enhanced, sizeof(result->enhanced), "%s",
+			 s->reply.enhanced);
+	}
+	if (s->reply.code / 100 != 2) {
+		r = reply_fail(s, SMTPSEND_E_REJECTED, "data",
+			       "the message was refused", err);
+		set_state(s, ST_READY);
+		goto out;
+	}
+	if (result != NULL)
+		result->sent = 1;
+	set_state(s, ST_READY);
+	r = 0;
+	goto out;
+
+broken:
+	/* After an I/O or protocol failure mid-transaction the connection's
+	 * state is unknown: drop it.  Nothing is reported as sent. */
+	if (result != NULL)
+		result->sent = 0;
+	drop_connection(s);
+out:
+	common_free(batch.p);
+	msg_prep_clear(&p);
+	return r;
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Install what tests/servers/ needs to run real SMTP servers on loopback
+# (Debian 12, root).  Idempotent; safe to run again.
+#
+#   scripts/install-test-servers.sh
+#
+# 1. apt-get installs the tools and the libraries of the MTAs (apt-get
+#    update first, only when something is missing).
+# 2. Postfix and Exim are NOT installed (they conflict with each other and
+#    with whatever MTA the machine has): their .debs are downloaded and
+#    unpacked with dpkg-deb -x under $SMTPCRED_SERVERS_CACHE (default
+#    /var/cache/smtpcred-test-servers), once; no maintainer script runs.
+#      $CACHE/postfix/usr/sbin/postfix, $CACHE/postfix/usr/lib/postfix/...
+#      $CACHE/exim/usr/sbin/exim4
+# 3. Creates the system users the daemons insist on: postfix, group
+#    postdrop, Debian-exim.
+#
+# The start scripts in tests/servers/ look for the same cache folder.
+set -euo pipefail
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+CACHE=${SMTPCRED_SERVERS_CACHE:-/var/cache/smtpcred-test-servers}
+APT_OPTS=(-q -o DPkg::Lock::Timeout=600)
+
+PKGS=(
+	# clients the checks use, the PKI, the scripted servers
+	swaks libnet-ssleay-perl curl openssl ca-certificates python3 python3-aiosmtpd
+	# SASL backend of the private Postfix (not started by apt:
+	# policy-rc.d, and nothing here uses init scripts)
+	dovecot-core
+	# run-time libraries of the unpacked postfix (ldd of its binaries)
+	libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 netbase
+	# run-time libraries of the unpacked exim4 (GnuTLS build)
+	libcrypt1 libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0
+	# setpriv/runuser (permission checks), ss (diagnostics)
+	util-linux iproute2
+)
+DEBS=(postfix exim4-daemon-light)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+updated=0
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-test-servers: installing ${missing[*]}" >&2
+	$SUDO apt-get update "${APT_OPTS[@]}"
+	updated=1
+	$SUDO apt-get install -y "${APT_OPTS[@]}" --no-install-recommends "${missing[@]}"
+fi
+
+# Unpack one .deb into $CACHE/$dir unless that version is already there.
+# The stamp file names the version; a half-done unpack is never left in
+# place (unpack into a temporary folder, then rename).
+unpack() {
+	local pkg=$1 dir=$2 want have tmp
+	want=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+	have=$(cat "$CACHE/$dir/.smtpcred-unpacked" 2>/dev/null || true)
+	if [ -n "$have" ] && { [ -z "$want" ] || [ "$want" = "(none)" ] || [ "$have" = "$pkg $want" ]; }; then
+		return 0
+	fi
+	if { [ -z "$want" ] || [ "$want" = "(none)" ]; } && [ "$updated" -eq 0 ]; then
+		$SUDO apt-get update "${APT_OPTS[@]}"
+		updated=1
+		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+	fi
+	tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX")
+	# root downloads unsandboxed (the _apt user cannot write here)
+	(cd "$tmp" && $SUDO apt-get download "${APT_OPTS[@]}" \
+		-o APT::Sandbox::User=root "$pkg")
+	$SUDO dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"
+	echo "$pkg $want" >"$tmp/root/.smtpcred-unpacked"
+	rm -rf "$CACHE/$dir"
+	mv "$tmp/root" "$CACHE/$dir"
+	rm -rf "$tmp"
+	echo "install-test-servers: unpacked $pkg $want into $CACHE/$dir" >&2
+}
+
+$SUDO mkdir -p "$CACHE"
+unpack postfix postfix
+unpack exim4-daemon-light exim
+
+# Users and groups (no home, no login).
+getent group postdrop >/dev/null || $SUDO groupadd --system postdrop
+getent passwd postfix >/dev/null ||
+	$SUDO useradd --system --user-group --no-create-home \
+		--home-dir /var/spool/postfix --shell /usr/sbin/nologin postfix
+getent passwd Debian-exim >/dev/null ||
+	$SUDO useradd --system --user-group --no-create-home \
+		--home-dir /var/spool/exim4 --shell /usr/sbin/nologin Debian-exim
+
+# Fail here, not in a test, when a library is missing.
+for bin in "$CACHE/postfix/usr/lib/postfix/sbin/master" \
+	"$CACHE/postfix/usr/lib/postfix/sbin/smtpd" "$CACHE/exim/usr/sbin/exim4"; do
+	if LD_LIBRARY_PATH="$CACHE/postfix/usr/lib/postfix" ldd "$bin" | grep 'not found'; then
+		echo "install-test-servers: $bin misses the libraries above" >&2
+		exit 1
+	fi
+done
+echo "install-test-servers: ready ($CACHE)" >&2

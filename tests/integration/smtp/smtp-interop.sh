@@ -1,0 +1,169 @@
+#!/bin/bash
+# smtpsend and libsmtpsend against a real MTA on 127.0.0.1, with the
+# password in a real gnome-keyring (run through with-keyring.sh).
+#
+#   SERVER=postfix|exim|aiosmtpd  (tests/servers/$SERVER.sh)
+#   SMTPCRED, SMTPSEND, SEND_BATCH  binaries under test
+#
+# Checks: a builder message (non-ASCII subject, html alternative, 5 MiB
+# binary attachment) arrives byte-for-byte as built; a batch of 100 over
+# one connection takes one lease; mixed per-recipient results; the audit
+# log has the lease and the AUTH result; the trace redacts AUTH; the
+# canary password is nowhere.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+# shellcheck source=../keyring/lib.sh
+. "$top/tests/integration/keyring/lib.sh"
+: "${SERVER:?}" "${SMTPSEND:?}" "${SEND_BATCH:?}"
+
+CANARY="CANARY-s3cr3t-interop-$SERVER"
+# The server's own files hold the password: keep them outside $WK_DIR,
+# which the canary scan covers.
+SRV=$(mktemp -d /tmp/smtpcred-srv.XXXXXX)
+chmod 711 "$SRV"	# the MTA delivers as nobody below it
+stop_server() {
+	bash "$top/tests/servers/$SERVER.sh" stop "$SRV/s" >/dev/null 2>&1
+	rm -rf "$SRV"
+}
+trap stop_server EXIT
+
+begin "$SERVER starts on loopback with the test PKI"
+bash "$top/tests/servers/pki.sh" "$SRV/pki" >"$SRV/pki.log" 2>&1 ||
+	fail "pki.sh failed: $(tail -3 "$SRV/pki.log")"
+if SMTP_USER=sender@test.example SMTP_PASS=$CANARY PKI_DIR=$SRV/pki \
+	bash "$top/tests/servers/$SERVER.sh" start "$SRV/s" >"$SRV/start.log" 2>&1; then
+	# shellcheck disable=SC1091
+	. "$SRV/s/ports.env"
+else
+	fail "the server did not start: $(tail -5 "$SRV/start.log")"
+	end
+	finish
+	exit 0
+fi
+end
+
+MAILDIR=${MAILDIR:-$SRV/s/mail}
+count_mail() { find "$MAILDIR" -path '*/new/*' -type f 2>/dev/null | wc -l; }
+
+begin "an account on the server's STARTTLS port, password from a pipe"
+printf '%s' "$CANARY" >"$SECRET_DIR/pw"
+expect_rc 0 "$SMTPCRED" add mta --host localhost --port "$SUBMISSION_PORT" \
+	--tls starttls --user sender@test.example --mechs PLAIN,LOGIN \
+	--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"
+end
+
+# The message: non-ASCII subject, text + html, a 5 MiB binary attachment.
+head -c $((5 * 1024 * 1024)) /dev/urandom >"$WK_DIR/attach.bin"
+printf '<p>Gr\xc3\xbc\xc3\x9fe, <b>html</b></p>\n' >"$WK_DIR/body.html"
+printf 'Hello,\nthis is the text part.\n.\nA lone dot above.\n' >"$WK_DIR/body.txt"
+SUBJECT=$(printf 'Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln \xe2\x80\x94 interop')
+
+begin "builder form: smtpsend exits 0 and one message is delivered"
+before=$(count_mail)
+expect_rc 0 "$SMTPSEND" --account mta -v --from sender@test.example \
+	--to rcpt@example.org --subject "$SUBJECT" --html "$WK_DIR/body.html" \
+	--attach "$WK_DIR/attach.bin" <"$WK_DIR/body.txt"
+cp "$ERR" "$WK_DIR/trace.txt"
+for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
+assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
+end
+
+begin "the delivered message parses and every part is byte-identical"
+file=$(find "$MAILDIR" -path '*/new/*' -type f -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+if ! $PYTHON - "$file" "$WK_DIR/attach.bin" "$WK_DIR/body.txt" "$WK_DIR/body.html" "$SUBJECT" \
+	>"$WK_DIR/parse.out" 2>&1 <<'PY'; then
+import email, email.policy, sys
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+att = open(sys.argv[2], "rb").read()
+text = open(sys.argv[3], "rb").read().decode()
+html = open(sys.argv[4], "rb").read().decode()
+assert str(msg["Subject"]) == sys.argv[5], ("subject", str(msg["Subject"]))
+assert msg["Message-ID"] and msg["Date"], "Date/Message-ID"
+parts = {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}
+assert parts["text/plain"].get_content().replace("\r\n", "\n") == text, "text"
+assert parts["text/html"].get_content().replace("\r\n", "\n") == html, "html"
+got = parts["application/octet-stream"].get_content()
+assert got == att, ("attachment", len(got), len(att))
+assert msg.get_content_type() == "multipart/mixed"
+print("ok")
+PY
+	fail "parse: $(tail -5 "$WK_DIR/parse.out")"
+fi
+end
+
+begin "the -v trace shows the dialogue with AUTH redacted"
+assert_matches "$WK_DIR/trace.txt" 'C: AUTH (PLAIN|LOGIN)'
+assert_contains "$WK_DIR/trace.txt" "<redacted>"
+assert_matches "$WK_DIR/trace.txt" 'S: 235'
+assert_matches "$WK_DIR/trace.txt" 'TLS: TLSv1\.[23]'
+end
+
+begin "a batch of 100 over one connection: all delivered, one lease"
+before=$(count_mail)
+leases_before=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
+expect_rc 0 "$SEND_BATCH" mta 100 sender@test.example batch@example.org
+for _ in $(seq 1 100); do [ "$(count_mail)" -ge "$((before + 100))" ] && break; sleep 0.1; done
+assert_eq "$(count_mail)" "$((before + 100))" "messages in the Maildir"
+leases_after=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
+assert_eq "$((leases_after - leases_before))" 1 "leases for the batch"
+end
+
+begin "mixed results: one delivered, 550 and 450 reported per recipient"
+before=$(count_mail)
+printf 'From: sender@test.example\nTo: a@example.org\nSubject: mixed\n\nbody\n' \
+	>"$WK_DIR/mixed.eml"
+expect_rc 0 "$SMTPSEND" --account mta -f sender@test.example -- \
+	ok@example.org no@reject.test later@defer.test <"$WK_DIR/mixed.eml"
+assert_matches "$ERR" 'no@reject\.test refused: 550'
+assert_matches "$ERR" 'later@defer\.test refused: 450'
+for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
+assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
+end
+
+begin "every recipient refused: exit 67, nothing delivered"
+before=$(count_mail)
+expect_rc 67 "$SMTPSEND" --account mta -f sender@test.example -- \
+	no@reject.test <"$WK_DIR/mixed.eml"
+assert_eq "$(count_mail)" "$before" "messages in the Maildir"
+end
+
+begin "the audit log has the leases and the AUTH results (235), chain intact"
+assert_matches "$(audit_log)" '"event":"lease","outcome":"ok","account":"mta"'
+assert_matches "$(audit_log)" '"event":"auth-result","outcome":"ok","account":"mta".*"smtp_code":235'
+expect_rc 0 "$SMTPCRED" audit --verify
+end
+
+begin "a wrong password: AUTH refused, exit 77, reported to the audit log"
+printf '%s' "$CANARY-wrong" >"$SECRET_DIR/pw2"
+expect_rc 0 "$SMTPCRED" add mta-bad --host localhost --port "$SUBMISSION_PORT" \
+	--tls starttls --user sender@test.example --mechs PLAIN \
+	--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw2"
+expect_rc 77 "$SMTPSEND" --account mta-bad -f sender@test.example -- \
+	ok@example.org <"$WK_DIR/mixed.eml"
+assert_matches "$(audit_log)" '"event":"auth-result","outcome":"rejected","account":"mta-bad"'
+end
+
+if [ -n "${SMTPS_PORT:-}" ]; then
+	begin "implicit TLS port: delivered"
+	before=$(count_mail)
+	expect_rc 0 "$SMTPCRED" add mta-tls --host localhost --port "$SMTPS_PORT" \
+		--tls implicit --user sender@test.example --mechs PLAIN,LOGIN \
+		--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"
+	expect_rc 0 "$SMTPSEND" --account mta-tls -f sender@test.example -- \
+		ok@example.org <"$WK_DIR/mixed.eml"
+	for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
+	assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
+	end
+fi
+
+begin "rotate --verify: a real AUTH test, no mail; a wrong one is refused"
+before=$(count_mail)
+expect_rc 0 "$SMTPCRED" rotate mta --verify --password-stdin <"$SECRET_DIR/pw"
+expect_rc 1 "$SMTPCRED" rotate mta --verify --password-stdin <"$SECRET_DIR/pw2"
+assert_matches "$ERR" 'did not verify'
+assert_eq "$(count_mail)" "$before" "messages in the Maildir"
+end
+
+canary_check "$CANARY"
+finish

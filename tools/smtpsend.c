@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * smtpsend: a sendmail-compatible sender whose SMTP password lives in the
+ * keyring.  Two forms:
+ *
+ *   smtpsend [-t] [-f FROM] [-F NAME] [-i] [-oi] [--account NAME] [--] RCPT...
+ *       an RFC 5322 message on stdin (sendmail mode)
+ *   smtpsend --from A --to B [--cc C] [--bcc D] --subject S
+ *            [--attach FILE]... [--html FILE] [--account NAME]
+ *       the text body on stdin (builder mode)
+ *
+ * Exit codes follow sysexits.h; every temporary failure is 75 so that
+ * queues retry.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <smtpcred/provider.h>
+#include <smtpsend/smtpsend.h>
+
+#include "logsafe.h"
+#include "parse.h"
+
+#define BODY_MAX (64u * 1024u * 1024u) /* builder text/html bodies */
+
+static int verbose;
+
+static void
+msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("smtpsend: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("smtpsend: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'smtpsend --help'.\n", stderr);
+	return EX_USAGE;
+}
+
+/* An argument made safe to echo (never a value after '='). */
+static const char *
+escarg(const char *arg)
+{
+	static char buf[LOGSAFE_MAX(128)];
+	size_t n = arg != NULL ? strcspn(arg, "=") : 0;
+
+	logsafe_escape(buf, sizeof(buf), arg != NULL ? arg : "",
+		       n < 128 ? n : 128);
+	return buf;
+}
+
+static void
+usage(void)
+{
+	puts("Usage: smtpsend [-t] [-f FROM] [-F NAME] [-i] [-oi] [--account NAME]\n"
+	     "                [-v] [--timeout SEC] [--] [RCPT...]  < message\n"
+	     "       smtpsend --from ADDR --to ADDR [--to ADDR]... [--cc ADDR]...\n"
+	     "                [--bcc ADDR]... --subject TEXT [--attach FILE]...\n"
+	     "                [--html FILE] [--account NAME] [-v]  < text-body\n\n"
+	     "Sends mail through the account's SMTP submission server; the "
+	     "password is\nleased from the keyring right before AUTH, over "
+	     "verified TLS, and wiped\nright after.\n\n"
+	     "  -t               recipients from To/Cc/Bcc (Bcc is removed)\n"
+	     "  -f FROM          envelope sender\n"
+	     "  -F NAME          sender's full name for an added From header\n"
+	     "  -i, -oi          a line with a single dot does not end the "
+	     "message\n"
+	     "  --account NAME   keyring account (default $SMTPCRED_ACCOUNT, "
+	     "then 'default')\n"
+	     "  --timeout SEC    cap on the whole send (default 300)\n"
+	     "  -v               print the redacted SMTP dialogue to stderr\n\n"
+	     "Exit status: 0 sent, 64 usage, 65 bad message, 67 recipients "
+	     "refused,\n69 unavailable, 75 temporary failure (retry), 76 "
+	     "protocol error,\n77 authentication refused, 78 configuration. "
+	     "See smtpsend(1).");
+}
+
+static void
+trace(int dir, const char *line, size_t len, void *ud)
+{
+	static const char *const tag[] = {"* ", "C: ", "S: ", "* "};
+	char esc[LOGSAFE_MAX(1024)];
+
+	(void)ud;
+	logsafe_escape(esc, sizeof(esc), line, len < 1024 ? len : 1024);
+	fprintf(stderr, "%s%s\n", tag[dir & 3], esc);
+}
+
+/* sysexits code for a failed send. */
+static int
+exit_for(const smtpsend_error *e, const smtpsend_result *res)
+{
+	switch (e->code) {
+	case SMTPSEND_E_NOMEM:
+		return EX_OSERR;
+	case SMTPSEND_E_INVAL:
+	case SMTPSEND_E_LIMIT:
+		return EX_DATAERR;
+	case SMTPSEND_E_AUTH:
+		return e->klass == SMTPSEND_CLASS_TEMPORARY ? EX_TEMPFAIL
+							    : EX_NOPERM;
+	case SMTPSEND_E_PROTO:
+		return EX_PROTOCOL;
+	case SMTPSEND_E_REJECTED:
+		if (e->klass == SMTPSEND_CLASS_TEMPORARY)
+			return EX_TEMPFAIL;
+		if (res != NULL && res->n_rcpts > 0 && res->n_accepted == 0)
+			return EX_NOUSER;
+		return EX_UNAVAILABLE;
+	case SMTPSEND_E_CREDENTIAL:
+		return e->klass == SMTPSEND_CLASS_TEMPORARY ? EX_TEMPFAIL
+							    : EX_CONFIG;
+	case SMTPSEND_E_IO:
+	case SMTPSEND_E_TIMEOUT:
+		return EX_TEMPFAIL;
+	case SMTPSEND_E_TLS:
+	case SMTPSEND_E_TLS_VERIFY:
+	case SMTPSEND_E_INSECURE:
+	case SMTPSEND_E_UNSUPPORTED:
+		return EX_UNAVAILABLE;
+	default:
+		return e->klass == SMTPSEND_CLASS_TEMPORARY ? EX_TEMPFAIL
+							    : EX_SOFTWARE;
+	}
+}
+
+static int
+fail(const smtpsend_error *e, const smtpsend_result *res)
+{
+	msg("%s%s%s", e->stage != NULL ? e->stage : "", e->stage ? ": " : "",
+	    e->message);
+	return exit_for(e, res);
+}
+
+/* Read a whole file or stdin (builder bodies), bounded. */
+static char *
+slurp(int fd, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+
+	while (buf != NULL) {
+		ssize_t r;
+
+		if (n + 1 >= cap) {
+			char *nb;
+
+			if (cap >= BODY_MAX) {
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (buf != NULL)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+typedef struct {
+	const char *kind;
+	const char *addr;
+} Rcpt;
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		O_ACCOUNT = 256, O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT,
+		O_ATTACH, O_HTML, O_TIMEOUT, O_HELP, O_VERSION,
+	};
+	static const struct option opts[] = {
+	    {"account", required_argument, NULL, O_ACCOUNT},
+	    {"attach", required_argument, NULL, O_ATTACH},
+	    {"bcc", required_argument, NULL, O_BCC},
+	    {"cc", required_argument, NULL, O_CC},
+	    {"from", required_argument, NULL, O_FROM},
+	    {"help", no_argument, NULL, O_HELP},
+	    {"html", required_argument, NULL, O_HTML},
+	    {"subject", required_argument, NULL, O_SUBJECT},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"to", required_argument, NULL, O_TO},
+	    {"version", no_argument, NULL, O_VERSION},
+	    {NULL, 0, NULL, 0},
+	};
+	smtpsend_error err = SMTPSEND_ERROR_INIT;
+	smtpsend_result res = SMTPSEND_RESULT_INIT;
+	smtpsend_options o = SMTPSEND_OPTIONS_INIT;
+	smtpsend_session *s = NULL;
+	smtpsend_message *m = NULL;
+	struct rlimit no_core = {0, 0};
+	static char dash_i[] = "-i";
+	Rcpt *rcpts;
+	const char **attach;
+	size_t nrcpt = 0, nattach = 0;
+	const char *account = NULL, *env_from = NULL, *full_name = NULL;
+	const char *from = NULL, *subject = NULL, *html = NULL;
+	bool extract = false, dot_ends = true, builder = false;
+	unsigned timeout = 300;
+	int c, rc = EX_SOFTWARE;
+
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	opterr = 0;
+	rcpts = calloc((size_t)argc + 1, sizeof(*rcpts));
+	attach = calloc((size_t)argc + 1, sizeof(*attach));
+	if (rcpts == NULL || attach == NULL)
+		return EX_OSERR;
+
+	/* "-oi" is sendmail's spelling of -i: map it before getopt. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-oi") == 0)
+			argv[i] = dash_i;
+	while ((c = getopt_long(argc, argv, "+:tf:F:iv", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			extract = true;
+			break;
+		case 'f':
+			env_from = optarg;
+			break;
+		case 'F':
+			full_name = optarg;
+			break;
+		case 'i':
+			dot_ends = false;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case O_ACCOUNT:
+			account = optarg;
+			break;
+		case O_FROM:
+			from = optarg;
+			builder = true;
+			break;
+		case O_TO:
+		case O_CC:
+		case O_BCC:
+			rcpts[nrcpt].kind = c == O_TO	? "to"
+					    : c == O_CC ? "cc"
+							: "bcc";
+			rcpts[nrcpt++].addr = optarg;
+			builder = true;
+			break;
+		case O_SUBJECT:
+			subject = optarg;
+			builder = true;
+			break;
+		case O_ATTACH:
+			attach[nattach++] = optarg;
+			builder = true;
+			break;
+		case O_HTML:
+			html = optarg;
+			builder = true;
+			break;
+		case O_TIMEOUT:
+			if (parse_uint(optarg, 1, 86400, &timeout) < 0)
+				return usage_error("--timeout: '%s' is not a "
+						   "number of seconds",
+						   escarg(optarg));
+			break;
+		case O_HELP:
+			usage();
+			return EX_OK;
+		case O_VERSION:
+			printf("smtpsend %s\n", SMTPCRED_VERSION);
+			return EX_OK;
+		case ':':
+			return usage_error("option '%s' needs a value",
+					   escarg(argv[optind - 1]));
+		default:
+			return usage_error("unknown option '%s'",
+					   escarg(argv[optind - 1]));
+		}
+	}
+	/* Everything after the options (and after "--") is a recipient,
+	 * never an option. */
+	for (int i = optind; i < argc; i++) {
+		rcpts[nrcpt].kind = "to";
+		rcpts[nrcpt++].addr = argv[i];
+	}
+	if (builder && (extract || full_name != NULL))
+		return usage_error("-t and -F belong to the sendmail form");
+	if (builder && (from == NULL || subject == NULL))
+		return usage_error("--from and --subject are required with "
+				   "--to/--attach/--html");
+	if (nrcpt == 0 && !extract)
+		return usage_error("no recipients (give them as arguments, or "
+				   "use -t)");
+	if (account == NULL)
+		account = getenv("SMTPCRED_ACCOUNT");
+	if (account == NULL || *account == '\0')
+		account = "default";
+
+	if (smtpsend_message_new(&m, &err) < 0)
+		return fail(&err, NULL);
+	for (size_t i = 0; i < nrcpt; i++)
+		if (smtpsend_message_add_rcpt(m, rcpts[i].kind, rcpts[i].addr,
+					      &err) < 0) {
+			rc = fail(&err, NULL);
+			goto out;
+		}
+	if (builder) {
+		size_t len = 0;
+		char *text = slurp(STDIN_FILENO, &len);
+
+		if (text == NULL) {
+			msg("cannot read the body from stdin: %m");
+			rc = EX_IOERR;
+			goto out;
+		}
+		if (smtpsend_message_set_from(m, from, &err) < 0 ||
+		    smtpsend_message_set_subject(m, subject, &err) < 0 ||
+		    smtpsend_message_set_text(m, text, len, &err) < 0) {
+			free(text);
+			rc = fail(&err, NULL);
+			goto out;
+		}
+		free(text);
+		if (html != NULL) {
+			int fd = open(html, O_RDONLY | O_CLOEXEC);
+			char *h = fd >= 0 ? slurp(fd, &len) : NULL;
+
+			if (fd >= 0)
+				close(fd);
+			if (h == NULL) {
+				msg("cannot read --html file '%s': %m", html);
+				rc = EX_NOINPUT;
+				goto out;
+			}
+			rc = smtpsend_message_set_html(m, h, len, &err);
+			free(h);
+			if (rc < 0) {
+				rc = fail(&err, NULL);
+				goto out;
+			}
+		}
+		for (size_t i = 0; i < nattach; i++)
+			if (smtpsend_message_attach_file(m, attach[i], NULL,
+							 NULL, &err) < 0) {
+				rc = fail(&err, NULL);
+				goto out;
+			}
+	} else {
+		unsigned flags = SMTPSEND_RAW_ADD_MISSING;
+
+		if (extract)
+			flags |= SMTPSEND_RAW_RCPTS_FROM_HEADERS;
+		if (dot_ends)
+			flags |= SMTPSEND_RAW_DOT_ENDS;
+		if ((env_from != NULL || full_name != NULL) &&
+		    smtpsend_message_set_envelope_from(m, env_from, full_name,
+						       &err) < 0) {
+			rc = fail(&err, NULL);
+			goto out;
+		}
+		if (smtpsend_message_set_raw_fd(m, STDIN_FILENO, flags, &err) <
+		    0) {
+			rc = fail(&err, NULL);
+			goto out;
+		}
+	}
+
+	o.timeout_ms = timeout * 1000;
+	o.purpose = builder ? "smtpsend (builder)" : "smtpsend (sendmail)";
+	if (verbose)
+		o.trace = trace;
+	if (smtpsend_session_new_for_account(&s, account,
+					     smtpcred_send_provider(), &o,
+					     &err) < 0) {
+		rc = fail(&err, NULL);
+		goto out;
+	}
+	if (smtpsend_send(s, m, &res, &err) < 0) {
+		rc = fail(&err, &res);
+		goto out;
+	}
+	for (size_t i = 0; i < res.n_rcpts; i++)
+		if (res.rcpts[i].reply_code / 100 != 2)
+			msg("recipient %s refused: %u %s", res.rcpts[i].addr,
+			    res.rcpts[i].reply_code, res.rcpts[i].enhanced);
+	rc = EX_OK;
+out:
+	smtpsend_result_clear(&res);
+	smtpsend_session_free(s);
+	smtpsend_message_free(m);
+	free(rcpts);
+	free(attach);
+	return rc;
+}
