@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "alloc.h"
 #include "encword.h"
 #include "mime.h"
@@ -91,7 +92,8 @@ struct mime_msg {
 	bool date_set;
 	mime_random_fn rnd;
 	void *rnd_ud;
-	bool utf8_headers;
+	bool from_utf8;  /* the From value keeps UTF-8 (RFC 6532) */
+	bool addrs_utf8; /* a To or Cc value does */
 
 	/* Set when sealing: */
 	bool sealed;
@@ -454,11 +456,99 @@ domain_valid(const char *d, size_t len)
 	return true;
 }
 
+/*
+ * The header text of an address list.  A value of ASCII is taken as it is
+ * (it may hold encoded words already).  A value with UTF-8 is parsed
+ * (addr.h) and written again: each mailbox as encword_phrase() of its
+ * display name and "<local@a-label>", or the bare addr-spec, joined with
+ * ", ".  *utf8 tells whether the result still holds UTF-8 (a local part:
+ * RFC 6532, the session needs SMTPUTF8).  *out: caller frees.
+ */
+static int
+address_value(const char *value, char **out, size_t *outlen, bool *utf8)
+{
+	smtp_addr *v = NULL;
+	char **phrase = NULL, *res = NULL;
+	size_t n = 0, len, total = 0, o = 0;
+	int r;
+
+	len = strlen(value);
+	if (len == 0)
+		return SMTPSEND_E_INVAL;
+	if (!has_high(value, len)) {
+		res = dup_mem(value, len);
+		if (res == NULL)
+			return SMTPSEND_E_NOMEM;
+		*out = res;
+		*outlen = len;
+		*utf8 = false;
+		return 0;
+	}
+	r = smtp_addr_parse_list(&v, &n, value, len);
+	if (r < 0)
+		return r;
+	phrase = common_calloc(n, sizeof(*phrase));
+	if (phrase == NULL) {
+		r = SMTPSEND_E_NOMEM;
+		goto out;
+	}
+	*utf8 = false;
+	for (size_t i = 0; i < n; i++) {
+		size_t plen = 0;
+
+		if (v[i].display != NULL) {
+			r = encword_phrase(&phrase[i], &plen, v[i].display,
+					   strlen(v[i].display));
+			if (r < 0)
+				goto out;
+		}
+		/* ", " phrase " <" spec ">" */
+		total += 2 + plen + 3 + v[i].spec_len;
+		*utf8 |= v[i].utf8_local;
+	}
+	if (total > ENCWORD_STRUCTURED_MAX) {
+		r = SMTPSEND_E_LIMIT;
+		goto out;
+	}
+	res = common_malloc(total + 1);
+	if (res == NULL) {
+		r = SMTPSEND_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0) {
+			memcpy(res + o, ", ", 2);
+			o += 2;
+		}
+		if (phrase[i] != NULL) {
+			memcpy(res + o, phrase[i], strlen(phrase[i]));
+			o += strlen(phrase[i]);
+			memcpy(res + o, " <", 2);
+			o += 2;
+		}
+		memcpy(res + o, v[i].spec, v[i].spec_len);
+		o += v[i].spec_len;
+		if (phrase[i] != NULL)
+			res[o++] = '>';
+	}
+	res[o] = '\0';
+	*out = res;
+	*outlen = o;
+	r = 0;
+out:
+	for (size_t i = 0; phrase != NULL && i < n; i++)
+		common_free(phrase[i]);
+	common_free(phrase);
+	smtp_addr_list_free(v, n);
+	return r;
+}
+
 int
 mime_msg_set_from(mime_msg *m, const char *value, const char *id_domain)
 {
-	char *field = NULL;
-	size_t flen = 0, dlen;
+	char *field = NULL, *v = NULL;
+	size_t flen = 0, vlen = 0, dlen;
+	bool utf8 = false;
 	int r;
 
 	if (m == NULL || value == NULL || id_domain == NULL || m->sealed)
@@ -466,14 +556,17 @@ mime_msg_set_from(mime_msg *m, const char *value, const char *id_domain)
 	dlen = strlen(id_domain);
 	if (!domain_valid(id_domain, dlen))
 		return SMTPSEND_E_INVAL;
-	if (value[0] == '\0')
-		return SMTPSEND_E_INVAL;
-	r = encword_structured(&field, &flen, "From", value, strlen(value));
+	r = address_value(value, &v, &vlen, &utf8);
+	if (r < 0)
+		return r;
+	r = encword_structured(&field, &flen, "From", v, vlen);
+	common_free(v);
 	if (r < 0)
 		return r;
 	common_free(m->from);
 	m->from = field;
 	m->from_len = flen;
+	m->from_utf8 = utf8;
 	memcpy(m->domain, id_domain, dlen + 1);
 	return 0;
 }
@@ -481,37 +574,44 @@ mime_msg_set_from(mime_msg *m, const char *value, const char *id_domain)
 int
 mime_msg_add_address(mime_msg *m, mime_addr_kind kind, const char *value)
 {
-	char *field = NULL, *joined;
-	size_t vlen, old, len;
+	char *field = NULL, *joined = NULL, *v = NULL;
+	size_t vlen = 0, old, len;
+	bool utf8 = false;
 	int r;
 
 	if (m == NULL || value == NULL || m->sealed ||
 	    (kind != MIME_ADDR_TO && kind != MIME_ADDR_CC))
 		return SMTPSEND_E_INVAL;
-	vlen = strlen(value);
-	if (vlen == 0)
-		return SMTPSEND_E_INVAL;
-	/* Check the value alone; the field is folded when sealing. */
-	r = encword_structured(&field, NULL, "To", value, vlen);
+	r = address_value(value, &v, &vlen, &utf8);
 	if (r < 0)
 		return r;
-	common_free(field);
+	/* Check the value alone; the field is folded when sealing. */
+	r = encword_structured(&field, NULL, "To", v, vlen);
+	if (r < 0)
+		goto out;
 	old = m->addrs_len[kind];
 	len = old + (old > 0 ? 2 : 0) + vlen;
+	r = SMTPSEND_E_LIMIT;
 	if (len > ENCWORD_STRUCTURED_MAX)
-		return SMTPSEND_E_LIMIT;
+		goto out;
+	r = SMTPSEND_E_NOMEM;
 	joined = common_malloc(len + 1);
 	if (joined == NULL)
-		return SMTPSEND_E_NOMEM;
+		goto out;
 	if (old > 0) {
 		memcpy(joined, m->addrs[kind], old);
 		memcpy(joined + old, ", ", 2);
 	}
-	memcpy(joined + len - vlen, value, vlen + 1);
+	memcpy(joined + len - vlen, v, vlen + 1);
 	common_free(m->addrs[kind]);
 	m->addrs[kind] = joined;
 	m->addrs_len[kind] = len;
-	return 0;
+	m->addrs_utf8 |= utf8;
+	r = 0;
+out:
+	common_free(field);
+	common_free(v);
+	return r;
 }
 
 int
@@ -914,7 +1014,7 @@ mime_msg_set_random(mime_msg *m, mime_random_fn fn, void *userdata)
 bool
 mime_msg_utf8_headers(const mime_msg *m)
 {
-	return m != NULL && m->utf8_headers;
+	return m != NULL && (m->from_utf8 || m->addrs_utf8);
 }
 
 /* ---- sealing ---------------------------------------------------------- */
@@ -1158,10 +1258,6 @@ seal(mime_msg *m)
 		return 0;
 	if (m->from == NULL)
 		return SMTPSEND_E_INVAL;
-	m->utf8_headers =
-	    has_high(m->from, m->from_len) ||
-	    has_high(m->addrs[0] ? m->addrs[0] : "", m->addrs_len[0]) ||
-	    has_high(m->addrs[1] ? m->addrs[1] : "", m->addrs_len[1]);
 
 	if (mixed) {
 		r = make_boundary(m, 0, "mixed");

@@ -39,8 +39,8 @@
  *   found in the raw text or HTML is drawn again.
  * Every line ends in CRLF and has at most SMTP_TEXT_LINE_MAX octets;
  * header lines aim at 78 characters (encword.h).  The body is 7-bit
- * ASCII; header fields are too, unless the From/To/Cc values carry UTF-8
- * (RFC 6532 addresses: mime_msg_utf8_headers()).  There are no NUL bytes
+ * ASCII; header fields are too, unless an address has a UTF-8 local
+ * part (RFC 6532: mime_msg_utf8_headers()).  There are no NUL bytes
  * and no bare CR or LF; the session still passes the bytes through the
  * DATA encoder (body.h) for dot-stuffing.
  *
@@ -115,18 +115,21 @@ int mime_msg_new(mime_msg **out);
 void mime_msg_free(mime_msg *m);
 
 /*
- * The From field.  value is a ready RFC 5322 mailbox list: display names
- * already made with encword_phrase(), addresses already in the form to
- * show (e.g. "=?UTF-8?Q?Ann_M=C3=BCller?= <ann@example.org>").  It is
- * only folded (encword_structured()), never re-encoded.  id_domain is the
- * domain for the Message-ID (<random@id_domain>): a dot-atom or an
- * address literal of at most MIME_DOMAIN_MAX octets, normally the From
- * address's domain.  Both copied.  Setting it again replaces it.
+ * The From field.  value is an RFC 5322 mailbox list.  A value of ASCII
+ * is taken as it is, only folded (encword_structured()), never encoded:
+ * it may carry display names already made with encword_phrase().  A
+ * value with UTF-8 is parsed as addresses (addr.h: "Name <local@domain>",
+ * quoted names, lists) and written again: display names with
+ * encword_phrase(), domains as A-labels, UTF-8 local parts as they are
+ * (RFC 6532; see mime_msg_utf8_headers()).  id_domain is the domain for
+ * the Message-ID (<random@id_domain>): a dot-atom or an address literal
+ * of at most MIME_DOMAIN_MAX octets, normally the From address's domain.
+ * Both copied.  Setting it again replaces it.
  */
 int mime_msg_set_from(mime_msg *m, const char *value, const char *id_domain);
 
-/* Append value (a ready address list, as for From) to the To or Cc field,
- * after ", ".  The whole field is at most ENCWORD_STRUCTURED_MAX octets.
+/* Append value (an address list, read as for From) to the To or Cc
+ * field, after ", ".  The whole field is at most ENCWORD_STRUCTURED_MAX octets.
  * Bcc recipients are envelope only: they are never given to the builder. */
 int mime_msg_add_address(mime_msg *m, mime_addr_kind kind, const char *value);
 
@@ -181,8 +184,9 @@ int mime_msg_set_random(mime_msg *m, mime_random_fn fn, void *userdata);
  */
 int mime_msg_measure(mime_msg *m, uint64_t *size);
 
-/* True when a From/To/Cc value holds non-ASCII (the session then needs
- * SMTPUTF8).  The body never does. */
+/* True when an address in From, To or Cc has a UTF-8 local part, so the
+ * header holds UTF-8 and the session needs SMTPUTF8.  Valid at any time.
+ * The body is always ASCII. */
 bool mime_msg_utf8_headers(const mime_msg *m);
 
 /*

@@ -1203,20 +1203,49 @@ static void
 test_mime_utf8_address_headers(void **state)
 {
 	mime_msg *m = NULL;
-	char *msg;
-	size_t len;
+	char *msg, val[512];
+	size_t len, hlen;
 
 	(void)state;
 	assert_int_equal(mime_msg_new(&m), 0);
-	assert_int_equal(mime_msg_set_from(m, "a@example.org", "example.org"),
+	/* UTF-8 display names are encoded, IDN domains become A-labels */
+	assert_int_equal(mime_msg_set_from(m,
+					   "Ann M\xc3\xbcller <ann@b\xc3\xbc"
+					   "cher.example>",
+					   "xn--bcher-kva.example"),
 			 0);
-	assert_int_equal(mime_msg_add_address(m, MIME_ADDR_TO,
+	assert_int_equal(mime_msg_add_address(
+			     m, MIME_ADDR_TO,
+			     "\"J\xc3\xb6rg M\xc3\xbcller\" <j@example.org>, "
+			     "\"Smith, Bo\" <bo@b\xc3\xbc"
+			     "cher.example>"),
+			 0);
+	assert_false(mime_msg_utf8_headers(m));
+	/* a UTF-8 local part stays: the header needs SMTPUTF8 (known
+	 * before sealing) */
+	assert_int_equal(mime_msg_add_address(m, MIME_ADDR_CC,
 					      "j\xc3\xb6rg@b\xc3\xbc"
 					      "cher.example"),
 			 0);
+	assert_true(mime_msg_utf8_headers(m));
+	assert_int_equal(
+	    mime_msg_add_address(m, MIME_ADDR_CC, "not an address \xc3\xa9"),
+	    SMTPSEND_E_INVAL);
 	msg = generate(m, 4096, &len);
 	assert_lines_ok(msg, len, true);
-	assert_true(mime_msg_utf8_headers(m));
+	hlen = (size_t)(strstr(msg, "\r\n\r\n") - msg) + 2;
+	assert_true(header_get(msg, hlen, "From", NULL, 0, val, sizeof(val)));
+	assert_string_equal(val, "=?UTF-8?Q?Ann_M=C3=BCller?= "
+				 "<ann@xn--bcher-kva.example>");
+	assert_true(header_get(msg, hlen, "To", NULL, 0, val, sizeof(val)));
+	assert_string_equal(val, "=?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= "
+				 "<j@example.org>, \"Smith, Bo\" "
+				 "<bo@xn--bcher-kva.example>");
+	assert_true(header_get(msg, hlen, "Cc", NULL, 0, val, sizeof(val)));
+	assert_string_equal(val, "j\xc3\xb6rg@xn--bcher-kva.example");
+	assert_true(
+	    header_get(msg, hlen, "Message-ID", NULL, 0, val, sizeof(val)));
+	assert_non_null(strstr(val, "@xn--bcher-kva.example>"));
 	free(msg);
 	mime_msg_free(m);
 }
