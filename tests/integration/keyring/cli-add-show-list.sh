@@ -49,6 +49,29 @@ else
 fi
 end
 
+begin "on a terminal: asks twice with echo off, stores the secret"
+expect_rc_pty 0 "$PW-tty1" "$PW-tty1" "$SMTPCRED" add tty1 --host "$HOST" --user tty1
+assert_contains "$OUT" "Password for tty1: "
+assert_contains "$OUT" "Repeat password: "
+assert_contains "$OUT" "added tty1 version 1"
+assert_not_contains "$OUT" "$CANARY"
+assert_secret "$PW-tty1" account tty1 state current
+end
+
+begin "on a terminal: two different answers: exit 65, nothing stored"
+expect_rc_pty 65 "$PW-tty2" "$PW-tty2-other" "$SMTPCRED" add tty2 --host "$HOST" --user tty2
+assert_matches "$OUT" 'match'
+account_items tty2 "$CAP_DIR/items-tty2"
+assert_empty "$CAP_DIR/items-tty2"
+end
+
+begin "--password-fd wins over --password-stdin"
+f=$(secret_file both "$PW-both-fd")
+expect_rc 0 "$SMTPCRED" add both --host "$HOST" --user both --password-stdin --password-fd 3 \
+	3<"$f" < <(printf '%s\n' "$PW-both-stdin")
+assert_secret "$PW-both-fd" account both state current
+end
+
 # ---- show -----------------------------------------------------------------
 
 begin "show --json: settings, contract defaults, one current version, no secret"

@@ -50,6 +50,27 @@ jsonl_true "$log" 'all(str(r["exe"]).endswith("smtpcred") for r in L)'
 jsonl_true "$log" '__import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", L[0]["ts"]) is not None and all(a["ts"] <= b["ts"] for a, b in zip(L, L[1:]))'
 end
 
+begin "hash = SHA-256(prev || the line without its hash member), recomputed independently"
+jsonl_true "$log" 'L[0]["prev"] == "0" * 64'
+"$PYTHON" - "$log" <<'EOF' 2>&1 | diag
+import hashlib, re, sys
+bad = 0
+for n, line in enumerate(open(sys.argv[1], "rb").read().splitlines(), 1):
+    m = re.fullmatch(rb'(.*),"hash":"([0-9a-f]{64})"\}', line)
+    prev = re.search(rb'"prev":"([0-9a-f]{64})"', line)
+    if not m or not prev:
+        print("line %d: no trailing hash member or no prev" % n)
+        bad += 1
+        continue
+    want = hashlib.sha256(prev.group(1) + m.group(1) + b"}").hexdigest().encode()
+    if want != m.group(2):
+        print("line %d: hash is not SHA-256(prev || canonical)" % n)
+        bad += 1
+sys.exit(1 if bad else 0)
+EOF
+[ "${PIPESTATUS[0]}" = 0 ] || fail "recomputed hashes differ (see above)"
+end
+
 begin "the records tell what happened: store, rotate steps, rollback, remove"
 jsonl_true "$log" '[r["outcome"] for r in L if r["event"] == "store" and r["account"] in ("au1", "au2")] == ["ok", "ok"]'
 jsonl_true "$log" 'any("rotat" in r["event"] and r["account"] == "au1" and r["outcome"] == "ok" for r in L)'

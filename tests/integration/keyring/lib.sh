@@ -105,9 +105,13 @@ end() {
 	fi
 }
 
-# Print the plan; exit status 0 only when every check passed.
+# Print the plan; exit status 0 only when every check passed.  With
+# $KEEP_CAPTURED set (debugging), the captured outputs are copied there.
 finish() {
 	end
+	if [ -n "${KEEP_CAPTURED:-}" ]; then
+		mkdir -p "$KEEP_CAPTURED" && cp -r "$CAP_DIR/." "$KEEP_CAPTURED/"
+	fi
 	printf '1..%d\n' "$T_NUM"
 	[ "$T_FAILED" = 0 ]
 	exit $?
@@ -180,6 +184,80 @@ expect_rc_notty() {
 	local want=$1
 	shift
 	expect_rc "$want" setsid -w "$@"
+}
+
+# expect_rc_pty WANT PW1 PW2 CMD...: run CMD with a new pseudo-terminal as
+# its controlling terminal (stdin/stdout/stderr too); answer the first
+# prompt containing "assword" with PW1 and the second with PW2, each only
+# once the terminal's echo is off.  The transcript (what the terminal
+# showed) goes to $OUT, $ERR is empty, the exit status to $RC.  A prompt
+# answered while echo is on fails the check (and would show the secret in
+# the transcript, which canary_check then finds).
+expect_rc_pty() {
+	local want=$1 base
+	CAP_N=$((CAP_N + 1))
+	base=$CAP_DIR/$(printf '%03d' "$CAP_N")
+	OUT=$base.out
+	ERR=$base.err
+	printf '%s\n' "${*:4}" >"$base.cmd"
+	: >"$ERR"
+	T_PW1=$2 T_PW2=$3 timeout "$CMD_TIMEOUT" "$PYTHON" - "$OUT" "${@:4}" <<'EOF' 2>"$base.pty-err"
+import os, select, sys, termios, time
+out_path, argv = sys.argv[1], sys.argv[2:]
+answers = [os.environ.pop("T_PW1").encode(), os.environ.pop("T_PW2").encode()]
+pid, fd = os.forkpty()
+if pid == 0:
+    os.execv(argv[0], argv)
+buf = b""
+def more(deadline):
+    global buf
+    r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+    if not r:
+        return False
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return False
+    buf += data
+    return bool(data)
+problem = None
+seen = 0
+for n, pw in enumerate(answers):
+    deadline = time.time() + 10
+    while buf.count(b"assword") <= seen and more(deadline):
+        pass
+    if buf.count(b"assword") <= seen:
+        break  # no (further) prompt: the command ended or hangs
+    seen = buf.count(b"assword")
+    deadline = time.time() + 5
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        if time.time() > deadline:
+            problem = "prompt %d: the terminal still echoes" % (n + 1)
+            break
+        time.sleep(0.01)
+    if problem:
+        break
+    os.write(fd, pw + b"\n")
+deadline = time.time() + 10
+while more(deadline):
+    pass
+_, status = os.waitpid(pid, 0)
+open(out_path, "wb").write(buf)
+if problem:
+    print(problem, file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+EOF
+	RC=$?
+	printf '%s\n' "$RC" >"$base.rc"
+	if [ -s "$base.pty-err" ]; then
+		fail "$(cat "$base.pty-err")"
+	fi
+	if ! rc_in "$RC" "$want"; then
+		fail "wanted exit $want, got $RC (on a terminal): ${*:4}"
+		excerpt terminal "$OUT"
+		return 1
+	fi
+	return 0
 }
 
 # ---- assertions on captured text -----------------------------------------
