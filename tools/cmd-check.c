@@ -157,8 +157,9 @@ cmd_check(int argc, char **argv)
 		if (line != NULL)
 			puts(line);
 	}
-	printf("%u accounts: %u ok, %u warning, %u overdue or broken\n",
-	       accounts->len, counts[0], counts[1], counts[2]);
+	printf("%u account%s: %u ok, %u warning, %u overdue or broken\n",
+	       accounts->len, accounts->len == 1 ? "" : "s", counts[0],
+	       counts[1], counts[2]);
 	return worst;
 }
 
@@ -334,8 +335,18 @@ cmd_doctor(int argc, char **argv)
 				     e->message);
 			continue;
 		}
-		line(&r, MIN(severity(st), 2), what, "%s",
-		     desc != NULL ? desc : account_status_str(st));
+		{
+			/* describe() starts with "NAME: "; the line already
+			 * names the account. */
+			const char *d = desc != NULL ? desc
+						     : account_status_str(st);
+			size_t n = strlen(a->settings.name);
+
+			if (strncmp(d, a->settings.name, n) == 0 &&
+			    d[n] == ':' && d[n + 1] == ' ')
+				d += n + 2;
+			line(&r, MIN(severity(st), 2), what, "%s", d);
+		}
 	}
 	if (accounts->len == 0)
 		line(&r, 0, "accounts", "none stored");
