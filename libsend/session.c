@@ -502,6 +502,10 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 				 "the credential could not be borrowed");
 	}
 	sasl_init(&sasl);
+	/* RFC 5802 6: say "y" when we could bind but -PLUS is not offered,
+	 * so a server that supports it detects the stripped capability. */
+	sasl_set_gs2_y(&sasl, sasl_want_gs2_y(mech, s->mechs, offers_cb, s,
+					      have_cb));
 	r = sasl_start(&sasl, mech, p->user(lease), secret, secret_len, NULL,
 		       s->host, s->port, have_cb ? cb : NULL, &line, &show);
 	if (r == 0)

@@ -102,7 +102,7 @@ state_dir = $DV/state
 log_path = $DIR/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login scram-sha-256
 auth_failure_delay = 0
 passdb {
   driver = passwd-file

@@ -157,6 +157,21 @@ if [ -n "${SMTPS_PORT:-}" ]; then
 	end
 fi
 
+if [ "$SERVER" = postfix ]; then
+	begin "SCRAM-SHA-256 (RFC 7677) against Dovecot: delivered, server signature checked"
+	before=$(count_mail)
+	expect_rc 0 "$SMTPCRED" add mta-scram --host localhost --port "$SUBMISSION_PORT" \
+		--tls starttls --user sender@test.example --mechs SCRAM-SHA-256 \
+		--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"
+	expect_rc 0 "$SMTPSEND" --account mta-scram -v -f sender@test.example -- \
+		ok@example.org <"$WK_DIR/mixed.eml"
+	assert_matches "$ERR" 'C: AUTH SCRAM-SHA-256 <redacted>'
+	assert_matches "$ERR" 'S: 235'
+	for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
+	assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
+	end
+fi
+
 begin "rotate --verify: a real AUTH test, no mail; a wrong one is refused"
 before=$(count_mail)
 expect_rc 0 "$SMTPCRED" rotate mta --verify --password-stdin <"$SECRET_DIR/pw"
