@@ -9,17 +9,18 @@
 # 2. Postfix and Exim are NOT installed (they conflict with each other and
 #    with whatever MTA the machine has): their .debs are downloaded and
 #    unpacked with dpkg-deb -x under $SMTPCRED_SERVERS_CACHE (default
-#    /var/cache/smtpcred-test-servers), once; no maintainer script runs.
+#    /var/cache/smtpcred-test-servers), once (SMTPCRED_SERVERS_REFRESH=1:
+#    again when apt has a newer version); no maintainer script runs.
 #      $CACHE/postfix/usr/sbin/postfix, $CACHE/postfix/usr/lib/postfix/...
 #      $CACHE/exim/usr/sbin/exim4
 # 3. Creates the system users the daemons insist on: postfix, group
 #    postdrop, Debian-exim.
 #
 # The start scripts in tests/servers/ look for the same cache folder.
+# Not root: re-runs itself under sudo.
 set -euo pipefail
 
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
+[ "$(id -u)" -eq 0 ] || exec sudo -E bash "$0" "$@"
 export DEBIAN_FRONTEND=noninteractive
 CACHE=${SMTPCRED_SERVERS_CACHE:-/var/cache/smtpcred-test-servers}
 APT_OPTS=(-q -o DPkg::Lock::Timeout=600)
@@ -34,62 +35,69 @@ PKGS=(
 	libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 netbase
 	# run-time libraries of the unpacked exim4 (GnuTLS build)
 	libcrypt1 libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0
-	# setpriv/runuser (permission checks), ss (diagnostics)
-	util-linux iproute2
+	# setpriv, setsid; ps; ss (diagnostics)
+	util-linux procps iproute2
 )
-DEBS=(postfix exim4-daemon-light)
-
 missing=()
+installed=" $(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null |
+	awk '$NF == "installed" { printf "%s ", $1 }')"
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing+=("$p")
+	[[ $installed == *" $p "* ]] || missing+=("$p")
 done
 updated=0
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "install-test-servers: installing ${missing[*]}" >&2
-	$SUDO apt-get update "${APT_OPTS[@]}"
+	apt-get update "${APT_OPTS[@]}"
 	updated=1
-	$SUDO apt-get install -y "${APT_OPTS[@]}" --no-install-recommends "${missing[@]}"
+	apt-get install -y "${APT_OPTS[@]}" --no-install-recommends "${missing[@]}"
 fi
 
-# Unpack one .deb into $CACHE/$dir unless that version is already there.
+# Unpack one .deb into $CACHE/$dir unless it is already there (with
+# SMTPCRED_SERVERS_REFRESH=1: unless apt's candidate version is there).
 # The stamp file names the version; a half-done unpack is never left in
 # place (unpack into a temporary folder, then rename).
 unpack() {
-	local pkg=$1 dir=$2 want have tmp
-	want=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+	local pkg=$1 dir=$2 want="" have tmp
 	have=$(cat "$CACHE/$dir/.smtpcred-unpacked" 2>/dev/null || true)
+	if [ -n "$have" ] && [ "${SMTPCRED_SERVERS_REFRESH:-0}" != 1 ]; then
+		return 0
+	fi
+	want=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
 	if [ -n "$have" ] && { [ -z "$want" ] || [ "$want" = "(none)" ] || [ "$have" = "$pkg $want" ]; }; then
 		return 0
 	fi
 	if { [ -z "$want" ] || [ "$want" = "(none)" ]; } && [ "$updated" -eq 0 ]; then
-		$SUDO apt-get update "${APT_OPTS[@]}"
+		apt-get update "${APT_OPTS[@]}"
 		updated=1
 		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
 	fi
 	tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX")
-	# root downloads unsandboxed (the _apt user cannot write here)
-	(cd "$tmp" && $SUDO apt-get download "${APT_OPTS[@]}" \
-		-o APT::Sandbox::User=root "$pkg")
-	$SUDO dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"
+	# root downloads unsandboxed (the _apt user cannot write here); old
+	# package lists may name a version the mirror no longer has
+	if ! (cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg"); then
+		apt-get update "${APT_OPTS[@]}"
+		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+		(cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg")
+	fi
+	dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"
 	echo "$pkg $want" >"$tmp/root/.smtpcred-unpacked"
-	rm -rf "$CACHE/$dir"
+	rm -rf "${CACHE:?}/${dir:?}"
 	mv "$tmp/root" "$CACHE/$dir"
 	rm -rf "$tmp"
 	echo "install-test-servers: unpacked $pkg $want into $CACHE/$dir" >&2
 }
 
-$SUDO mkdir -p "$CACHE"
+mkdir -p "$CACHE"
 unpack postfix postfix
 unpack exim4-daemon-light exim
 
 # Users and groups (no home, no login).
-getent group postdrop >/dev/null || $SUDO groupadd --system postdrop
+getent group postdrop >/dev/null || groupadd --system postdrop
 getent passwd postfix >/dev/null ||
-	$SUDO useradd --system --user-group --no-create-home \
+	useradd --system --user-group --no-create-home \
 		--home-dir /var/spool/postfix --shell /usr/sbin/nologin postfix
 getent passwd Debian-exim >/dev/null ||
-	$SUDO useradd --system --user-group --no-create-home \
+	useradd --system --user-group --no-create-home \
 		--home-dir /var/spool/exim4 --shell /usr/sbin/nologin Debian-exim
 
 # Fail here, not in a test, when a library is missing.

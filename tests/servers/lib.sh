@@ -10,6 +10,7 @@
 
 SRV_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRV_PY=/usr/bin/python3	# Debian's: it sees python3-aiosmtpd
+# shellcheck disable=SC2034  # used by the scripts that source this
 SRV_CACHE=${SMTPCRED_SERVERS_CACHE:-/var/cache/smtpcred-test-servers}
 SRV_START_TIMEOUT=${SRV_START_TIMEOUT:-20}	# seconds for the ports to answer
 
@@ -30,35 +31,88 @@ srv_die() {
 
 srv_free_ports() { "$SRV_PY" "$SRV_HERE/probe.py" ports "$1"; }
 
-# srv_wait [--connect-only] PORT[:tls]...: bounded by SRV_START_TIMEOUT.
+# srv_wait [--connect-only] [--pid PID] PORT[:tls]...: bounded by
+# SRV_START_TIMEOUT; gives up early when PID ends.
 srv_wait() { "$SRV_PY" "$SRV_HERE/probe.py" wait --timeout "$SRV_START_TIMEOUT" "$@"; }
 
-# srv_alive PID...: true while every PID runs.
+# srv_alive PID...: true while every PID runs (a zombie does not count).
 srv_alive() {
-	local p
-	for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done
+	local p st
+	for p in "$@"; do
+		st=$(ps -o stat= -p "$p" 2>/dev/null) || return 1
+		case $st in Z*) return 1 ;; esac
+	done
 }
 
-# srv_stop DIR: stop the PIDs listed in DIR/pids (TERM, up to 10 s, KILL).
+# srv_running DIR: true while a PID listed in DIR/pids is alive.
+srv_running() {
+	local p
+	[ -f "$1/pids" ] || return 1
+	while read -r p; do
+		[ -n "$p" ] && srv_alive "$p" && return 0
+	done <"$1/pids"
+	return 1
+}
+
+# srv_group_alive PID...: true while one of the PIDs, or a process in one
+# of their process groups, is alive (every daemon is started with setsid,
+# so its PID is also its process group, which its children inherit).
+srv_group_alive() {
+	local g
+	for g in "$@"; do
+		ps -e -o pid=,pgid=,stat= |
+			awk -v g="$g" '($1 == g || $2 == g) && $3 !~ /^Z/ { f = 1 } END { exit !f }' &&
+			return 0
+	done
+	return 1
+}
+
+# srv_stop DIR: stop what DIR/pids lists.  Every daemon is started with
+# setsid, so its PID is also its process group: SIGTERM goes to the whole
+# group at once (Dovecot's master alone takes 1.2 s to exit and leaves its
+# children behind for up to 30 s), then wait up to 10 s for the group to
+# end, then SIGKILL what is left.  A PID that is not a group leader (any
+# more) gets the signal alone.
 srv_stop() {
-	local dir=$1 p i left
+	local dir=$1 p i pids=()
 	[ -f "$dir/pids" ] || return 0
-	mapfile -t left <"$dir/pids"
-	for p in "${left[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	mapfile -t pids < <(grep -E '^[0-9]+$' "$dir/pids")
+	for p in "${pids[@]}"; do srv_signal TERM "$p"; done
 	for ((i = 0; i < 200; i++)); do
-		local still=()
-		for p in "${left[@]}"; do
-			[ -n "$p" ] && kill -0 "$p" 2>/dev/null && still+=("$p")
-		done
-		left=("${still[@]}")
-		[ ${#left[@]} -eq 0 ] && break
+		srv_group_alive "${pids[@]}" || break
 		sleep 0.05
 	done
-	for p in "${left[@]}"; do
-		srv_say "pid $p did not stop on SIGTERM, sending SIGKILL"
-		kill -KILL "$p" 2>/dev/null || true
+	for p in "${pids[@]}"; do
+		if srv_group_alive "$p"; then
+			srv_say "process group $p did not stop on SIGTERM, sending SIGKILL"
+			kill -KILL -- "-$p" 2>/dev/null || true
+		fi
 	done
 	rm -f "$dir/pids"
+}
+
+# srv_signal SIG PID: to PID's process group if PID leads one, else to PID.
+srv_signal() {
+	local pg
+	pg=$(ps -o pgid= -p "$2" 2>/dev/null | tr -d ' ') || true
+	if [ "$pg" = "$2" ]; then
+		kill "-$1" -- "-$2" 2>/dev/null || true
+	else
+		kill "-$1" "$2" 2>/dev/null || true
+	fi
+}
+
+# srv_dir DIR: create DIR and print its absolute path.  The MTA
+# configuration files take paths unquoted, so only [A-Za-z0-9._/+-] is
+# allowed in it.
+srv_dir() {
+	local d
+	mkdir -p "$1"
+	d=$(cd "$1" && pwd)
+	case $d in
+	*[!A-Za-z0-9._/+-]*) srv_die "unusable folder name '$d': only letters, digits and ._/+- please" ;;
+	esac
+	echo "$d"
 }
 
 # srv_pki DIR: the test PKI folder ($PKI_DIR, default DIR/pki), made once.

@@ -16,8 +16,10 @@
 # Listeners (127.0.0.1, free ports picked at start):
 #   SUBMISSION_PORT  plaintext greeting, STARTTLS required
 #                    (smtpd_tls_security_level=encrypt), AUTH PLAIN LOGIN
-#                    offered only after STARTTLS (smtpd_tls_auth_only)
+#                    SCRAM-SHA-256 offered only after STARTTLS
+#                    (smtpd_tls_auth_only)
 #   SMTPS_PORT       implicit TLS (smtpd_tls_wrappermode), AUTH PLAIN LOGIN
+#                    SCRAM-SHA-256
 # Both require AUTH to send (otherwise 554 5.7.1 at RCPT).  Recipients:
 #   *@reject.test (and subdomains)  550 5.1.1 at RCPT
 #   *@defer.test  (and subdomains)  450 4.2.0 at RCPT
@@ -40,13 +42,12 @@
 # canary scan covers.
 set -euo pipefail
 SRV_NAME=postfix.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -eq 2 ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 CMD=$1
-mkdir -p "$2"
-DIR=$(cd "$2" && pwd)
+DIR=$(srv_dir "$2") || exit 1
 
 if [ "$CMD" = stop ]; then
 	srv_stop "$DIR"
@@ -59,9 +60,7 @@ PF=${POSTFIX_ROOT:-$SRV_CACHE/postfix}
 [ -x "$PF/usr/lib/postfix/sbin/master" ] ||
 	srv_die "no postfix under $PF: run scripts/install-test-servers.sh"
 command -v dovecot >/dev/null || srv_die "no dovecot: run scripts/install-test-servers.sh"
-if [ -f "$DIR/pids" ] && srv_alive $(cat "$DIR/pids"); then
-	srv_die "already running in $DIR (stop it first)"
-fi
+srv_running "$DIR" && srv_die "already running in $DIR (stop it first)"
 srv_stop "$DIR"	# leftovers of a half-dead earlier run
 getent group postdrop >/dev/null || groupadd --system postdrop
 srv_check_user postfix
@@ -79,6 +78,7 @@ chmod 755 "$DIR/postfix" "$DIR/postfix/spool" "$DV"
 srv_maildir "$DIR" nobody
 # The queue folders, as post-install create-missing (run by "postfix
 # check/start", 1.7 s) would make them from postfix-files.
+# shellcheck disable=SC2016
 grep -E '^\$(queue|data)_directory[^:]*:d:' "$PF/etc/postfix/postfix-files" |
 	while IFS=: read -r path _ owner group mode _; do
 		path=${path/\$queue_directory/$DIR/postfix/spool}
@@ -119,8 +119,13 @@ service auth {
     group = postfix
   }
 }
+# no auth penalty: after a failed AUTH from 127.0.0.1 anvil would delay
+# every later AUTH from it by 2, 4, 8 and up to 15 s
 service anvil {
   chroot =
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 CONF
 
@@ -229,17 +234,20 @@ anvil     unix - - n - 1 anvil
 scache    unix - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 CONF
+	# Postfix does not read a main.cf younger than 2 s (it polls every
+	# 0.3 s until the file is old enough: a 1.5 s start-up delay).
+	touch -d '-1 minute' "$ETC"/*
 	# setsid: the master is a process-group leader, so on SIGTERM it takes
 	# its children down with it; -d: stay in the foreground (PID = $!).
 	MAIL_CONFIG=$ETC setsid "$PF/usr/lib/postfix/sbin/master" -c "$ETC" -d \
 		</dev/null >>"$LOG" 2>&1 &
 	PF_PID=$!
 	echo "$PF_PID" >>"$DIR/pids"
-	srv_wait "$P_SUB" "$P_SMTPS:tls"
+	srv_wait --pid "$PF_PID" "$P_SUB" "$P_SMTPS:tls"
 }
 
 T0=$EPOCHREALTIME
-dovecot -F -c "$DV/dovecot.conf" </dev/null >>"$DIR/dovecot.log" 2>&1 &
+setsid dovecot -F -c "$DV/dovecot.conf" </dev/null >>"$DIR/dovecot.log" 2>&1 &
 echo $! >"$DIR/pids"
 for ((i = 0; i < SRV_START_TIMEOUT * 20; i++)); do
 	[ -S "$DV/run/auth-postfix" ] && break
@@ -254,21 +262,19 @@ done
 tries=0
 until start_once; do
 	tries=$((tries + 1))
-	if grep -q 'Address already in use' "$LOG" && [ $tries -lt 3 ]; then
-		srv_say "port taken meanwhile, trying other ports"
-		kill -TERM "$PF_PID" 2>/dev/null || true
-		wait "$PF_PID" 2>/dev/null || true
+	if ! srv_alive "$PF_PID" && [ $tries -lt 3 ] &&
+		"$SRV_PY" "$SRV_HERE/probe.py" inuse "$P_SUB" "$P_SMTPS"; then
+		# another process took a port between the pick and the bind
+		srv_say "port $P_SUB or $P_SMTPS taken meanwhile, trying other ports"
 		sed -i "/^$PF_PID\$/d" "$DIR/pids"
-		: >"$LOG"
 		continue
 	fi
 	if ! srv_alive "$PF_PID"; then
-		# The master's own fatal errors go to syslog (postlogd is not up
-		# yet) or to a terminal: run it once more on a pty to see them.
-		echo "----- master -d on a pty -----" >>"$LOG"
-		MAIL_CONFIG=$ETC timeout 5 script -qec \
-			"$PF/usr/lib/postfix/sbin/master -c $ETC -d" /dev/null \
-			</dev/null >>"$LOG" 2>&1 || true
+		# The master's own start-up errors go to syslog (postlogd is not
+		# up yet), which is nowhere here; "postfix check" logs into LOG
+		# and finds most of their causes (ownership, permissions, syntax).
+		echo "postfix.sh: the master exited; its own reason went to syslog. postfix check says:" >>"$LOG"
+		"$PF/usr/sbin/postfix" -c "$ETC" check </dev/null >>"$LOG" 2>&1 || true
 	fi
 	srv_stop "$DIR"
 	srv_die "postfix did not come up" "$LOG" "$DIR/dovecot.log"
