@@ -51,6 +51,8 @@ struct smtpsend_message {
 	bool spool_8bit;
 	smtp_addr *hdr_rcpts; /* -t: from To/Cc/Bcc */
 	size_t nhdr_rcpts;
+	smtp_addr *hdr_from;  /* the From header: the sender without -f */
+	size_t nhdr_from;
 	bool raw;
 };
 
@@ -125,6 +127,7 @@ smtpsend_message_free(smtpsend_message *m)
 	common_free(m->dsn_ret);
 	common_free(m->dsn_envid);
 	smtp_addr_list_free(m->hdr_rcpts, m->nhdr_rcpts);
+	smtp_addr_list_free(m->hdr_from, m->nhdr_from);
 	if (m->spool >= 0)
 		close(m->spool);
 	common_free(m);
@@ -380,6 +383,7 @@ typedef struct {
 	size_t hdr_len, hdr_cap;
 	bool seen_date, seen_msgid, seen_from;
 	bool collecting;       /* in a To/Cc/Bcc field (-t) */
+	char from[SMTP_TEXT_LINE_MAX + 1]; /* first line of the From field */
 	uint64_t size;
 	unsigned flags;
 } spooler;
@@ -477,7 +481,13 @@ spool_line(spooler *sp, const char *line, size_t len, smtpsend_error *err)
 			sp->skip_cont = false;
 			sp->seen_date |= field_is(line, len, "Date");
 			sp->seen_msgid |= field_is(line, len, "Message-ID");
-			sp->seen_from |= field_is(line, len, "From");
+			if (!sp->seen_from && field_is(line, len, "From")) {
+				size_t n = len - 5;
+
+				memcpy(sp->from, line + 5, n);
+				sp->from[n] = '\0';
+				sp->seen_from = true;
+			}
 			if ((sp->flags & SMTPSEND_RAW_RCPTS_FROM_HEADERS) &&
 			    (bcc || field_is(line, len, "To") ||
 			     field_is(line, len, "Cc"))) {
@@ -664,6 +674,11 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 			      "the message is empty");
 	if (r < 0)
 		goto out;
+	/* Without -f, the From header names the envelope sender. */
+	if (sp.seen_from && m->env_from == NULL &&
+	    smtp_addr_parse_list(&m->hdr_from, &m->nhdr_from, sp.from,
+				 strlen(sp.from)) < 0)
+		m->nhdr_from = 0;
 	if (m->raw_flags & SMTPSEND_RAW_RCPTS_FROM_HEADERS) {
 		r = sp.hdr_len == 0
 			? 0
@@ -800,9 +815,14 @@ message_prepare(smtpsend_message *m, msg_prep *p, smtpsend_error *err)
 			return send_fail(err, SMTPSEND_E_NOMEM, "message",
 					 "out of memory");
 		p->smtputf8 |= m->from.utf8_local;
+	} else if (m->nhdr_from > 0) {
+		if (smtp_addr_path_dup(&m->hdr_from[0], &p->from_path) < 0)
+			return send_fail(err, SMTPSEND_E_NOMEM, "message",
+					 "out of memory");
+		p->smtputf8 |= m->hdr_from[0].utf8_local;
 	} else {
 		return send_fail(err, SMTPSEND_E_INVAL, "message",
-				 "no sender (use -f or --from)");
+				 "no sender (use -f, --from or a From header)");
 	}
 	if (p->from_path == NULL)
 		return send_fail(err, SMTPSEND_E_NOMEM, "message",

@@ -338,6 +338,12 @@ read_reply(smtpsend_session *s, unsigned seconds, const char *stage,
 		size_t len;
 		int r = conn_read_line(&s->c, &line, &len, deadline, stage, err);
 
+		if (r == SMTPSEND_E_LIMIT) {
+			/* A server past our reply limits broke the protocol. */
+			if (err != NULL)
+				err->code = SMTPSEND_E_PROTO;
+			return SMTPSEND_E_PROTO;
+		}
 		if (r < 0)
 			return r;
 		trace_line(s->trace, s->trace_data, 2, line, len, len);
@@ -345,7 +351,7 @@ read_reply(smtpsend_session *s, unsigned seconds, const char *stage,
 		if (r == REPLY_DONE)
 			return 0;
 		if (r < 0)
-			return send_fail(err, r, stage,
+			return send_fail(err, SMTPSEND_E_PROTO, stage,
 					 r == SMTPSEND_E_LIMIT
 					     ? "the server's reply exceeds a "
 					       "limit"
@@ -983,6 +989,12 @@ smtpsend_send(smtpsend_session *s, smtpsend_message *m,
 		if (r < 0)
 			goto broken;
 		mail_code = (int)s->reply.code;
+		if (mail_code == 421) {
+			r = reply_fail(s, SMTPSEND_E_REJECTED, "mail",
+				       "the server is closing the connection",
+				       err);
+			goto broken;
+		}
 		if (mail_code / 100 != 2)
 			reply_fail(s, SMTPSEND_E_REJECTED, "mail",
 				   "sender refused", err);
@@ -990,6 +1002,13 @@ smtpsend_send(smtpsend_session *s, smtpsend_message *m,
 			r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
 			if (r < 0)
 				goto broken;
+			if (s->reply.code == 421) {
+				r = reply_fail(s, SMTPSEND_E_REJECTED, "rcpt",
+					       "the server is closing the "
+					       "connection",
+					       err);
+				goto broken;
+			}
 			rcpt_result(result, i, &s->reply);
 		}
 		set_state(s, ST_DATA);

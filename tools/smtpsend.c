@@ -121,6 +121,9 @@ trace(int dir, const char *line, size_t len, void *ud)
 static int
 exit_for(const smtpsend_error *e, const smtpsend_result *res)
 {
+	/* Every temporary failure is 75, so that queues retry. */
+	if (e->klass == SMTPSEND_CLASS_TEMPORARY && e->code != SMTPSEND_E_NOMEM)
+		return EX_TEMPFAIL;
 	switch (e->code) {
 	case SMTPSEND_E_NOMEM:
 		return EX_OSERR;

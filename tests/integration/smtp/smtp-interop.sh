@@ -121,6 +121,19 @@ for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; 
 assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
 end
 
+begin "sendmail -t: recipients from To/Cc/Bcc, Bcc removed, sender from From"
+before=$(count_mail)
+printf 'From: Sender <sender@test.example>\nTo: t1@example.org\nBcc: hidden@example.org\nSubject: dash-t\n\n.leading dot\nbody\n' \
+	>"$WK_DIR/t.eml"
+expect_rc 0 "$SMTPSEND" --account mta -t <"$WK_DIR/t.eml"
+for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
+[ "$(count_mail)" -gt "$before" ] || fail "nothing delivered"
+if find "$MAILDIR" -path '*/new/*' -type f -newer "$WK_DIR/t.eml" -print0 |
+	xargs -0 -r grep -l '^Bcc:' | grep -q .; then
+	fail "a delivered copy still has the Bcc header"
+fi
+end
+
 begin "every recipient refused: exit 67, nothing delivered"
 before=$(count_mail)
 expect_rc 67 "$SMTPSEND" --account mta -f sender@test.example -- \

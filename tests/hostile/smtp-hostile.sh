@@ -1,0 +1,103 @@
+#!/bin/bash
+# smtpsend against scripted misbehaving servers (tests/servers/hostile.py),
+# with the password in a real gnome-keyring (run through with-keyring.sh).
+# Every refusal before AUTH must take no lease (the audit log shows none)
+# and put no AUTH on the wire (the server's log shows none); nothing is
+# ever reported as sent unless the server accepted the final dot.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=../integration/keyring/lib.sh
+. "$top/tests/integration/keyring/lib.sh"
+: "${SMTPSEND:?}"
+
+CANARY="CANARY-s3cr3t-hostile"
+SRV=$(mktemp -d /tmp/smtpcred-hostile.XXXXXX)
+chmod 711 "$SRV"
+cleanup() {
+	local d
+	for d in "$SRV"/m-*; do
+		[ -d "$d" ] && bash "$top/tests/servers/hostile.sh" stop "$d" >/dev/null 2>&1
+	done
+	rm -rf "$SRV"
+}
+trap cleanup EXIT
+bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
+printf '%s' "$CANARY" >"$SECRET_DIR/pw"
+printf 'From: a@test.example\nTo: b@example.org\nSubject: hostile\n\nbody\n' \
+	>"$WK_DIR/msg.eml"
+N=0
+
+# run_mode MODE WANT_RC MESSAGE_ERE EXPECT_AUTH [--pin|--implicit|--timeout S]
+run_mode() {
+	local mode=$1 want=$2 ere=$3 auth=$4 opt=${5:-} d name pin=() tls=starttls
+	local extra=()
+	N=$((N + 1))
+	d=$SRV/m-$N
+	name=h$N
+	case $opt in
+	--pin) pin=(--pin "$(cat "$SRV/pki/otherkey.pin")") ;;
+	--implicit) tls=implicit ;;
+	--timeout) extra=(--timeout 3) ;;
+	esac
+	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
+	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+		bash "$top/tests/servers/hostile.sh" start "$mode" "$d" \
+		$([ "$tls" = implicit ] && echo --implicit) >"$SRV/start-$N.log" 2>&1; then
+		fail "hostile server $mode did not start: $(tail -3 "$SRV/start-$N.log")"
+		end
+		return
+	fi
+	# shellcheck disable=SC1091
+	. "$d/ports.env"
+	expect_rc 0 "$SMTPCRED" add "$name" --host localhost --port "$PORT" \
+		--tls "$tls" --user u@test.example --mechs PLAIN,LOGIN \
+		--ca-file "$SRV/pki/ca.crt" "${pin[@]}" --password-stdin <"$SECRET_DIR/pw"
+	expect_rc "$want" "$SMTPSEND" --account "$name" "${extra[@]}" \
+		-f a@test.example -- b@example.org <"$WK_DIR/msg.eml"
+	[ "$ere" = - ] || assert_matches "$ERR" "$ere"
+	if [ "$auth" = no ]; then
+		if grep -q "\"event\":\"lease\",\"outcome\":\"ok\",\"account\":\"$name\"" "$(audit_log)"; then
+			fail "a lease was taken for $name"
+		fi
+		if grep -qi 'C: AUTH' "$d/hostile.log"; then
+			fail "AUTH reached the server"
+		fi
+	fi
+	# A refused send delivered nothing.
+	if [ "$want" != 0 ] && [ -n "$(find "$d/mail" -path '*/new/*' -type f 2>/dev/null)" ]; then
+		fail "a message was delivered although smtpsend failed"
+	fi
+	bash "$top/tests/servers/hostile.sh" stop "$d" >/dev/null 2>&1
+	end
+}
+
+run_mode ok 0 - yes
+run_mode nostarttls 69 'does not offer STARTTLS' no
+run_mode strip 69 'STARTTLS refused.*502' no
+run_mode inject 76 'after its STARTTLS reply' no
+run_mode starttls454 75 'STARTTLS refused.*454' no
+run_mode cert=selfsigned 69 'certificate of .localhost. refused: self.signed' no
+run_mode cert=expired 69 'certificate of .localhost. refused: certificate has expired' no
+run_mode cert=notyet 69 'certificate of .localhost. refused: certificate is not yet valid' no
+run_mode cert=wronghost 69 'certificate of .localhost. refused' no
+run_mode tls11 69 'TLS handshake failed' no
+run_mode ok 69 'does not match the pin' no --pin
+run_mode authbeforetls 69 'does not offer STARTTLS' no
+run_mode endless334 76 'too many AUTH challenges|malformed AUTH challenge' yes
+run_mode longline 76 'limit|longer' no
+run_mode manylines 76 'limit' no
+run_mode codechange 76 'malformed reply' no
+run_mode drop354 75 'closed the connection' yes
+run_mode dropdata 75 'closed|broke|connection' yes
+run_mode 421greet 75 '421' no
+run_mode 421ehlo 75 '421' no
+run_mode 421mail 75 '421' yes
+run_mode 421rcpt 75 '421|refused' yes
+run_mode 421data 75 '421' yes
+run_mode 421dot 75 '421' yes
+run_mode slow 75 'timed out' no --timeout
+run_mode badgreet 69 '554' no
+
+canary_check "$CANARY"
+finish
