@@ -12,6 +12,8 @@
 #   SMTPCRED_SERVERS_CACHE where the install script unpacked postfix
 #   SRV_START_TIMEOUT      seconds to wait for the ports (default 20)
 #   SRV_TLS_TICKETS=1      send TLS session tickets (default: none)
+#   SRV_MESSAGE_SIZE_LIMIT message_size_limit in bytes (default 10240000;
+#                          0 = none, for the 100 MiB benchmark)
 #
 # Listeners (127.0.0.1, free ports picked at start):
 #   SUBMISSION_PORT  plaintext greeting, STARTTLS required
@@ -178,6 +180,9 @@ inet_protocols = ipv4
 alias_maps =
 alias_database =
 biff = no
+# SRV_MESSAGE_SIZE_LIMIT (bytes, 0 = none) for big-message benchmarks
+message_size_limit = ${SRV_MESSAGE_SIZE_LIMIT:-10240000}
+virtual_mailbox_limit = 0
 smtpd_banner = \$myhostname ESMTP postfix test server
 # every recipient domain is delivered into one Maildir: DIR/mail/
 virtual_mailbox_domains = static:all
