@@ -195,17 +195,8 @@ fail:
 	if (local == NULL)
 		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
 			    "no output location given");
-	{
-		SmtpcredAuditEvent ev = {
-		    .event = "lease",
-		    .outcome = kr_outcome_for(local),
-		    .account = account,
-		    .purpose = purpose,
-		    .detail = local->message,
-		};
-
-		smtpcred_audit_append(NULL, &ev, NULL, NULL);
-	}
+	kr_audit("lease", kr_outcome_for(local), account, 0, purpose, NULL, 0,
+		 local->message, NULL);
 	set_err(err, local);
 	return kr_error_to_code(local);
 }

@@ -469,7 +469,7 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 	const char *secret = NULL;
 	size_t secret_len = 0, show = 0;
 	char msg[200] = "";
-	unsigned steps = 0;
+	unsigned steps = 0, auth_code = 0;
 	int r;
 
 	WIPE_ON_EXIT(cb);
@@ -522,6 +522,8 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 	secbuf_clear(&line);
 	while (r == 0) {
 		r = read_reply(s, TIMEOUT_MAIL, "auth", err);
+		if (r == 0)
+			auth_code = s->reply.code;
 		if (r < 0 || s->reply.code != 334)
 			break;
 		if (++steps > SASL_STEPS_MAX) {
@@ -559,8 +561,10 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 						    : SMTPSEND_E_REJECTED,
 			       "auth", "AUTH failed", err);
 	}
-	if (p->report != NULL)
-		p->report(lease, s->reply.code, s->server);
+	/* Report only a reply the server gave to AUTH: a failure before
+	 * (building the line, a dropped connection) has no AUTH result. */
+	if (p->report != NULL && auth_code != 0)
+		p->report(lease, auth_code, s->server);
 	p->release(lease); /* wipes */
 	sasl_clear(&sasl);
 	if (r < 0)
