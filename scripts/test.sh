@@ -31,5 +31,24 @@ run_build() {
 run_build "$src/build-ci"
 run_build "$src/build-asan" -Db_sanitize=address,undefined -Db_lundef=false
 
-/usr/bin/python3 "$src/scripts/summary.py" "$src/build-ci" "$src/build-asan" || status=1
+# Slower suites outside meson (packaging, static analysis, fuzzing, ...):
+# each prints TAP into build-suites/NAME.tap (tests/suites/README.md).
+rm -rf "$src/build-suites"; mkdir -p "$src/build-suites"
+for suite in "$src"/tests/suites/*.sh; do
+	[ -e "$suite" ] || continue
+	name=$(basename "$suite" .sh)
+	echo "== suite $name" >&2
+	mkdir -p "$src/build-suites/$name"
+	bash "$suite" "$src" "$src/build-suites/$name" \
+		>"$src/build-suites/$name.tap" 2>"$src/build-suites/$name.log"
+	rc=$?
+	cat "$src/build-suites/$name.tap"
+	if [ $rc -ne 0 ]; then
+		echo "suite $name: exited $rc (see build-suites/$name.log)" >&2
+		tail -20 "$src/build-suites/$name.log" >&2
+	fi
+done
+
+/usr/bin/python3 "$src/scripts/summary.py" "$src/build-ci" "$src/build-asan" \
+	--tap "$src"/build-suites/*.tap || status=1
 exit $status
