@@ -44,7 +44,8 @@ extern const SecretSchema kr_schema;
 /* One Secret Service item of our schema, with a private copy of its
  * attributes. */
 typedef struct {
-	SecretItem *item;
+	char *path;	   /* D-Bus object path */
+	SecretItem *item;  /* proxy, made only when a change needs it */
 	GHashTable *attrs; /* char* -> char*, owned */
 	gboolean locked;
 	guint version;	   /* 0 for the account item */

@@ -122,6 +122,7 @@ kr_item_free(KrItem *it)
 	if (it == NULL)
 		return;
 	g_clear_object(&it->item);
+	g_free(it->path);
 	g_clear_pointer(&it->attrs, g_hash_table_unref);
 	g_free(it);
 }

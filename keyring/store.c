@@ -221,8 +221,15 @@ smtpcred_store_new(SmtpcredStoreFlags flags, guint timeout_ms, GError **error)
 		return NULL;
 	}
 	g_clear_object(&res);
-	if (!service_present(store, bus, deadline, error))
-		return NULL;
+	/* Asked once per bus connection: later failures of real calls say
+	 * "no Secret Service" themselves (map_error), and the round trip
+	 * is a tenth of a lease's time. */
+	if (g_object_get_data(G_OBJECT(bus), "smtpcred-service-seen") == NULL) {
+		if (!service_present(store, bus, deadline, error))
+			return NULL;
+		g_object_set_data(G_OBJECT(bus), "smtpcred-service-seen",
+				  GINT_TO_POINTER(1));
+	}
 	cancel = (g_object_unref(cancel), g_cancellable_new());
 
 	/* OPEN_SESSION negotiates an encrypted transfer session, so the
@@ -365,14 +372,6 @@ cmp_account(gconstpointer a, gconstpointer b)
 	return strcmp(x->name, y->name);
 }
 
-/* Items moved into KrItems leave NULL behind in the search result. */
-static void
-unref_item(gpointer p)
-{
-	if (p != NULL)
-		g_object_unref(p);
-}
-
 static void
 account_items_free_cb(gpointer p)
 {
@@ -385,48 +384,177 @@ item_free_cb(gpointer p)
 	kr_item_free(p);
 }
 
-GPtrArray *
-kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
-	GError **error)
+/* The paths of our items matching 'query' (locked ones too).  With
+ * ALLOW_PROMPT, locked ones are unlocked first (that may prompt). */
+static char **
+search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
+	     GError **error)
 {
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
+	g_auto(GStrv) unlocked = NULL;
+	g_auto(GStrv) locked = NULL;
+	g_autoptr(GStrvBuilder) all = g_strv_builder_new();
+
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_service_search_for_dbus_paths(store->service,
+						      &kr_schema, query,
+						      cancel, on_done, &res));
+	if (!secret_service_search_for_dbus_paths_finish(
+		store->service, res, &unlocked, &locked, &local)) {
+		map_error(store, local, "search", error);
+		return NULL;
+	}
+	if ((store->flags & SMTPCRED_STORE_ALLOW_PROMPT) && locked != NULL &&
+	    locked[0] != NULL) {
+		guint n = g_strv_length(locked);
+		g_autofree const char **lp = g_new0(const char *, n + 1);
+
+		for (guint i = 0; i < n; i++)
+			lp[i] = locked[i];
+		g_clear_object(&res);
+		cancel = (g_object_unref(cancel), g_cancellable_new());
+		KR_ASYNC(store, cancel, deadline, res,
+			 secret_service_unlock_dbus_paths(
+			     store->service, lp, cancel, on_done, &res));
+		/* Refused or dismissed: the items stay locked, which the
+		 * Locked property read below reports. */
+		(void)secret_service_unlock_dbus_paths_finish(
+		    store->service, res, NULL, NULL);
+	}
+	for (guint i = 0; unlocked != NULL && unlocked[i] != NULL; i++)
+		g_strv_builder_add(all, unlocked[i]);
+	for (guint i = 0; locked != NULL && locked[i] != NULL; i++)
+		g_strv_builder_add(all, locked[i]);
+	return g_strv_builder_end(all);
+}
+
+/* One GetAll per item, all in flight at once: one round trip instead of
+ * the half dozen a SecretItem proxy costs to set up and tear down. */
+typedef struct {
+	GAsyncResult *res;
+	guint *pending;
+} ItemProps;
+
+static void
+on_props(GObject *src, GAsyncResult *res, gpointer data)
+{
+	ItemProps *p = data;
+
+	(void)src;
+	p->res = g_object_ref(res);
+	(*p->pending)--;
+}
+
+static gboolean
+read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
+		GPtrArray *out, GError **error)
+{
+	GDBusConnection *conn =
+	    g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	guint n = g_strv_length(paths), pending = n;
+	g_autofree ItemProps *props = g_new0(ItemProps, n + 1);
+	gboolean ok = TRUE;
+	GSource *t;
+	gint64 left;
+
+	g_main_context_push_thread_default(store->ctx);
+	for (guint i = 0; i < n; i++) {
+		props[i].pending = &pending;
+		g_dbus_connection_call(
+		    conn, "org.freedesktop.secrets", paths[i],
+		    "org.freedesktop.DBus.Properties", "GetAll",
+		    g_variant_new("(s)", "org.freedesktop.Secret.Item"),
+		    G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1,
+		    cancel, on_props, &props[i]);
+	}
+	left = MAX(deadline - g_get_monotonic_time(), 0);
+	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
+	g_source_set_callback(t, on_deadline, cancel, NULL);
+	g_source_attach(t, store->ctx);
+	while (pending > 0)
+		g_main_context_iteration(store->ctx, TRUE);
+	g_source_destroy(t);
+	g_source_unref(t);
+	g_main_context_pop_thread_default(store->ctx);
+
+	for (guint i = 0; i < n; i++) {
+		g_autoptr(GError) local = NULL;
+		g_autoptr(GVariant) reply = NULL;
+		g_autoptr(GVariant) dict = NULL;
+		g_autoptr(GVariant) attrs = NULL;
+		g_autoptr(KrItem) it = NULL;
+		GVariantIter iter;
+		const char *k, *v;
+
+		reply = g_dbus_connection_call_finish(conn, props[i].res,
+						      &local);
+		g_clear_object(&props[i].res);
+		if (!ok)
+			continue;
+		if (reply == NULL) {
+			/* Deleted between search and read: not there. */
+			if (g_error_matches(local, G_DBUS_ERROR,
+					    G_DBUS_ERROR_UNKNOWN_METHOD) ||
+			    g_error_matches(local, G_DBUS_ERROR,
+					    G_DBUS_ERROR_UNKNOWN_OBJECT))
+				continue;
+			map_error(store, local, "read item", error);
+			ok = FALSE;
+			continue;
+		}
+		dict = g_variant_get_child_value(reply, 0);
+		attrs = g_variant_lookup_value(dict, "Attributes",
+					       G_VARIANT_TYPE("a{ss}"));
+		it = g_new0(KrItem, 1);
+		it->path = g_strdup(paths[i]);
+		it->attrs = g_hash_table_new_full(g_str_hash, g_str_equal,
+						  g_free, g_free);
+		if (!g_variant_lookup(dict, "Locked", "b", &it->locked))
+			it->locked = TRUE;
+		if (attrs != NULL) {
+			g_variant_iter_init(&iter, attrs);
+			while (g_variant_iter_next(&iter, "{&s&s}", &k, &v))
+				if (strcmp(k, "xdg:schema") != 0)
+					g_hash_table_insert(it->attrs,
+							    g_strdup(k),
+							    g_strdup(v));
+		}
+		g_ptr_array_add(out, g_steal_pointer(&it));
+	}
+	return ok;
+}
+
+GPtrArray *
+kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
+	GError **error)
+{
 	g_autoptr(GHashTable) query = NULL;
 	g_autoptr(GHashTable) by_name = NULL;
 	g_autoptr(GPtrArray) out = NULL;
-	GList *items;
+	g_autoptr(GPtrArray) items = NULL;
+	g_auto(GStrv) paths = NULL;
 
 	query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (name != NULL)
 		g_hash_table_insert(query, g_strdup(KR_A_ACCOUNT),
 				    g_strdup(name));
-	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_search(
-		     store->service, &kr_schema, query,
-		     (store->flags & SMTPCRED_STORE_ALLOW_PROMPT)
-			 ? SECRET_SEARCH_ALL | SECRET_SEARCH_UNLOCK
-			 : SECRET_SEARCH_ALL,
-		     cancel, on_done, &res));
-	items = secret_service_search_finish(store->service, res, &local);
-	if (local != NULL) {
-		map_error(store, local, "search", error);
+	paths = search_paths(store, query, deadline, error);
+	if (paths == NULL)
 		return NULL;
-	}
+	items = g_ptr_array_new_with_free_func(item_free_cb);
+	if (!read_item_props(store, paths, deadline, items, error))
+		return NULL;
 
 	out = g_ptr_array_new_with_free_func(account_items_free_cb);
 	by_name = g_hash_table_new(g_str_hash, g_str_equal);
-	for (GList *l = items; l != NULL; l = l->next) {
-		g_autoptr(KrItem) it = g_new0(KrItem, 1);
-		g_autoptr(GHashTable) raw = NULL;
+	for (guint i = 0; i < items->len; i++) {
+		g_autoptr(KrItem) it = g_steal_pointer(&items->pdata[i]);
 		KrAccountItems *acc;
 		const char *acc_name, *kind;
 
-		it->item = l->data; /* takes the list's reference */
-		l->data = NULL;
-		raw = secret_item_get_attributes(it->item);
-		it->attrs = kr_attrs_copy(raw);
-		it->locked = secret_item_get_locked(it->item);
 		acc_name = g_hash_table_lookup(it->attrs, KR_A_ACCOUNT);
 		kind = g_hash_table_lookup(it->attrs, KR_A_KIND);
 		if (acc_name == NULL || kind == NULL)
@@ -449,19 +577,15 @@ kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
 					    "account '%s' has two settings "
 					    "items; refusing to choose",
 					    acc_name);
-				g_list_free_full(items, unref_item);
 				return NULL;
 			}
 			acc->account_item = g_steal_pointer(&it);
 		} else if (strcmp(kind, "version") == 0) {
-			if (!kr_item_parse_version(it, error)) {
-				g_list_free_full(items, unref_item);
+			if (!kr_item_parse_version(it, error))
 				return NULL;
-			}
 			g_ptr_array_add(acc->versions, g_steal_pointer(&it));
 		}
 	}
-	g_list_free_full(items, unref_item);
 	for (guint i = 0; i < out->len; i++) {
 		KrAccountItems *acc = g_ptr_array_index(out, i);
 
@@ -536,6 +660,29 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 	return TRUE;
 }
 
+/* The item's libsecret proxy, made on first need (changes only). */
+static gboolean
+item_proxy(SmtpcredStore *store, KrItem *it, gint64 deadline, GError **error)
+{
+	g_autoptr(GCancellable) cancel = NULL;
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+
+	if (it->item != NULL)
+		return TRUE;
+	cancel = g_cancellable_new();
+	KR_ASYNC(store, cancel, deadline, res,
+		 secret_item_new_for_dbus_path(store->service, it->path,
+					       SECRET_ITEM_NONE, cancel,
+					       on_done, &res));
+	it->item = secret_item_new_for_dbus_path_finish(res, &local);
+	if (it->item == NULL) {
+		map_error(store, local, "open item", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean
 kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 		  gint64 deadline, GError **error)
@@ -544,6 +691,8 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 
+	if (!item_proxy(store, it, deadline, error))
+		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_set_attributes(it->item, &kr_schema, attrs,
 					    cancel, on_done, &res));
@@ -564,6 +713,8 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 
+	if (!item_proxy(store, it, deadline, error))
+		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_delete(it->item, cancel, on_done, &res));
 	if (!secret_item_delete_finish(it->item, res, &local)) {
@@ -589,12 +740,15 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 		return NULL;
 	}
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_item_load_secret(it->item, cancel, on_done, &res));
-	if (!secret_item_load_secret_finish(it->item, res, &local)) {
+		 secret_service_get_secret_for_dbus_path(
+		     store->service, it->path, cancel, on_done, &res));
+	value = secret_service_get_secret_for_dbus_path_finish(store->service,
+							       res, &local);
+	if (local != NULL) {
+		g_clear_pointer(&value, secret_value_unref);
 		map_error(store, local, "read secret", error);
 		return NULL;
 	}
-	value = secret_item_get_secret(it->item);
 	if (value == NULL) {
 		/* A secret vanishing between search and read means the
 		 * collection was locked meanwhile. */
@@ -603,8 +757,6 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 			    "and retry");
 		return NULL;
 	}
-	/* The item proxy keeps a second reference until it is freed with
-	 * the KrItem, which callers do right after. */
 	return value;
 }
 
