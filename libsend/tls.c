@@ -9,14 +9,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "alloc.h"
 #include "conn.h"
 
 /* Drain OpenSSL's error queue into *err, keeping the first entry. */
@@ -35,8 +39,134 @@ tls_fail(smtpsend_error *err, int code, const char *stage, const char *what)
 			 buf);
 }
 
+/*
+ * Contexts are shared within the process: building one costs more CPU
+ * than the rest of a TLS handshake (parsing the CA file or the system
+ * store).  A cached context is reused only while its CA file is the same
+ * file with the same size and modification time, so a replaced or edited
+ * CA file is read again.  Only what the context holds is shared (the CA
+ * store and settings); pins, host names and sessions are per connection,
+ * and session caching stays off.
+ */
+#define CTX_CACHE_SLOTS 4
+
+typedef struct {
+	char *ca_file; /* NULL: the system store */
+	int tls_min;
+	struct stat st;
+	SSL_CTX *ctx;
+} ctx_slot;
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static ctx_slot ctx_cache[CTX_CACHE_SLOTS];
+static unsigned ctx_next;
+
+/* The file whose identity keys the cache entry: the CA file, or the
+ * system bundle (SSL_CERT_FILE or OpenSSL's default). */
+static bool
+ctx_identity(const tls_config *cfg, struct stat *st)
+{
+	const char *f = cfg->ca_file;
+
+	if (f == NULL) {
+		if (getenv(X509_get_default_cert_dir_env()) != NULL)
+			return false; /* a directory store: not cached */
+		f = getenv(X509_get_default_cert_file_env());
+		if (f == NULL)
+			f = X509_get_default_cert_file();
+	}
+	memset(st, 0, sizeof(*st));
+	return stat(f, st) == 0 && S_ISREG(st->st_mode);
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static SSL_CTX *
+ctx_cache_get(const tls_config *cfg, const struct stat *st)
+{
+	SSL_CTX *found = NULL;
+
+	pthread_mutex_lock(&ctx_lock);
+	for (unsigned i = 0; i < CTX_CACHE_SLOTS; i++) {
+		ctx_slot *c = &ctx_cache[i];
+
+		if (c->ctx != NULL && c->tls_min == cfg->tls_min &&
+		    same_name(c->ca_file, cfg->ca_file) &&
+		    same_file(&c->st, st) && SSL_CTX_up_ref(c->ctx) == 1) {
+			found = c->ctx;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx_lock);
+	return found;
+}
+
+static void
+ctx_cache_put(const tls_config *cfg, const struct stat *st, SSL_CTX *ctx)
+{
+	char *name = NULL;
+	ctx_slot *c;
+
+	if (cfg->ca_file != NULL) {
+		size_t n = strlen(cfg->ca_file) + 1;
+
+		name = common_malloc(n);
+		if (name == NULL)
+			return; /* not cached: still correct */
+		memcpy(name, cfg->ca_file, n);
+	}
+	if (SSL_CTX_up_ref(ctx) != 1) {
+		common_free(name);
+		return;
+	}
+	pthread_mutex_lock(&ctx_lock);
+	c = &ctx_cache[ctx_next++ % CTX_CACHE_SLOTS];
+	SSL_CTX_free(c->ctx);
+	common_free(c->ca_file);
+	c->ca_file = name;
+	c->tls_min = cfg->tls_min;
+	c->st = *st;
+	c->ctx = ctx;
+	pthread_mutex_unlock(&ctx_lock);
+}
+
+static int tls_ctx_build(SSL_CTX **out, const tls_config *cfg,
+			 smtpsend_error *err);
+
 int
 tls_ctx_new(SSL_CTX **out, const tls_config *cfg, smtpsend_error *err)
+{
+	struct stat st;
+	bool cacheable = ctx_identity(cfg, &st);
+	int r;
+
+	if (cacheable) {
+		*out = ctx_cache_get(cfg, &st);
+		if (*out != NULL)
+			return 0;
+	}
+	r = tls_ctx_build(out, cfg, err);
+	if (r == 0 && cacheable)
+		ctx_cache_put(cfg, &st, *out);
+	return r;
+}
+
+static int
+tls_ctx_build(SSL_CTX **out, const tls_config *cfg, smtpsend_error *err)
 {
 	SSL_CTX *ctx;
 	int ok;
