@@ -853,9 +853,12 @@ sink_out(const char *p, size_t n, void *ud)
 	return 0;
 }
 
-/* Stream the message through the DATA encoder; ends with ".\r\n". */
+/* Stream the message through the DATA encoder; ends with ".\r\n".  The
+ * trailer (the next message's pipelined commands, RFC 2920 3.1: message
+ * content may start a group) goes out in the same final write. */
 static int
-send_body(smtpsend_session *s, smtpsend_message *m, smtpsend_error *err)
+send_body(smtpsend_session *s, smtpsend_message *m, const cmdbuf *trailer,
+	  smtpsend_error *err)
 {
 	body_sink k = {.s = s, .err = err};
 	struct body_enc enc;
@@ -885,6 +888,8 @@ send_body(smtpsend_session *s, smtpsend_message *m, smtpsend_error *err)
 	}
 	if (r == 0)
 		r = body_enc_finish(&enc, sink_out, &k);
+	if (r == 0 && trailer != NULL && trailer->len > 0)
+		r = sink_out(trailer->p, trailer->len, &k);
 	if (r == 0)
 		r = sink_flush(&k);
 	if (r < 0 && err != NULL && err->code == 0)
@@ -899,232 +904,397 @@ out:
 	return r;
 }
 
-int
-smtpsend_send(smtpsend_session *s, smtpsend_message *m,
-	      smtpsend_result *result, smtpsend_error *err)
+/* One message's transaction. */
+typedef struct {
+	smtpsend_message *m;
+	smtpsend_result *res;
+	smtpsend_error *err;
+	msg_prep p;
+	int mail_code;
+	bool pipelined; /* its MAIL/RCPT/DATA are on the wire already */
+	bool failed;	/* refused before any I/O; err says why */
+} send_tx;
+
+/* How a transaction step ended. */
+enum { TX_GO = 0, TX_DONE = 1, TX_BROKEN = 2 };
+
+/* Checks that need the server's capabilities, and the result's recipient
+ * list.  No I/O. */
+static int
+tx_check(smtpsend_session *s, send_tx *t)
+{
+	smtpsend_result *result = t->res;
+	smtpsend_error *err = t->err;
+
+	if (t->p.smtputf8 && !s->caps.smtputf8)
+		return send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
+				 "an address is not ASCII and the server does "
+				 "not offer SMTPUTF8");
+	if (t->p.eightbit && !s->caps.eightbitmime)
+		return send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
+				 "the message has 8-bit data and the server "
+				 "does not offer 8BITMIME");
+	if (s->caps.size_present && s->caps.size_max > 0 &&
+	    t->p.size > s->caps.size_max)
+		return send_fail(err, SMTPSEND_E_LIMIT, "mail",
+				 "the message (%llu bytes) is larger than the "
+				 "server accepts (%llu bytes)",
+				 (unsigned long long)t->p.size,
+				 (unsigned long long)s->caps.size_max);
+	if (result != NULL) {
+		result->rcpts =
+		    common_calloc(t->p.nrcpt, sizeof(*result->rcpts));
+		if (result->rcpts == NULL)
+			return send_fail(err, SMTPSEND_E_NOMEM, "mail",
+					 "out of memory");
+		result->n_rcpts = t->p.nrcpt;
+		for (size_t i = 0; i < t->p.nrcpt; i++)
+			result->rcpts[i].addr = dup_or_null(t->p.rcpt_addrs[i]);
+	}
+	return 0;
+}
+
+/* MAIL, RCPT... and DATA of a pipelined transaction, appended to b. */
+static int
+tx_envelope(smtpsend_session *s, send_tx *t, cmdbuf *b)
 {
 	char line[SMTP_CMD_LINE_MAX + 1];
-	msg_prep p = {0};
-	cmdbuf batch = {0};
-	bool pipelining;
-	size_t i;
-	int n, r, mail_code = 0;
+	int n = build_mail(s, &t->p, line, sizeof(line));
+	int r = n < 0 ? n : cmd_add(b, line, (size_t)n);
 
-	if (s == NULL || m == NULL)
-		return send_fail(err, SMTPSEND_E_INVAL, "send",
-				 "no session or message");
-	if (err != NULL)
-		err->code = 0;
-	if (result != NULL)
-		smtpsend_result_clear(result);
-	r = message_prepare(m, &p, err);
-	if (r < 0)
-		return r;
-	r = smtpsend_session_connect(s, err);
-	if (r < 0)
-		goto out;
-	if (p.smtputf8 && !s->caps.smtputf8) {
-		r = send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
-			      "an address is not ASCII and the server does "
-			      "not offer SMTPUTF8");
-		goto out;
-	}
-	if (p.eightbit && !s->caps.eightbitmime) {
-		r = send_fail(err, SMTPSEND_E_UNSUPPORTED, "mail",
-			      "the message has 8-bit data and the server "
-			      "does not offer 8BITMIME");
-		goto out;
-	}
-	if (s->caps.size_present && s->caps.size_max > 0 &&
-	    p.size > s->caps.size_max) {
-		r = send_fail(err, SMTPSEND_E_LIMIT, "mail",
-			      "the message (%llu bytes) is larger than the "
-			      "server accepts (%llu bytes)",
-			      (unsigned long long)p.size,
-			      (unsigned long long)s->caps.size_max);
-		goto out;
-	}
-	if (result != NULL) {
-		result->rcpts = common_calloc(p.nrcpt, sizeof(*result->rcpts));
-		if (result->rcpts == NULL) {
-			r = send_fail(err, SMTPSEND_E_NOMEM, "mail",
-				      "out of memory");
-			goto out;
-		}
-		result->n_rcpts = p.nrcpt;
-		for (i = 0; i < p.nrcpt; i++)
-			result->rcpts[i].addr = dup_or_null(p.rcpt_addrs[i]);
-	}
-
-	/* MAIL, RCPT... and DATA: one write when PIPELINING is offered
-	 * (RFC 2920), one at a time otherwise.  Never across STARTTLS or
-	 * AUTH: those are done by now. */
-	pipelining = s->caps.pipelining;
-	set_state(s, ST_MAIL);
-	n = build_mail(s, &p, line, sizeof(line));
-	if (n < 0) {
-		r = send_fail(err, SMTPSEND_E_LIMIT, "mail",
-			      "MAIL command too long");
-		goto out;
-	}
-	if (pipelining) {
-		r = cmd_add(&batch, line, (size_t)n);
+	if (r == 0)
 		trace_line(s->trace, s->trace_data, 1, line, (size_t)n,
 			   (size_t)n);
-		for (i = 0; r == 0 && i < p.nrcpt; i++) {
-			n = build_rcpt(s, &p, i, line, sizeof(line));
-			r = n < 0 ? n : cmd_add(&batch, line, (size_t)n);
-			if (r == 0)
-				trace_line(s->trace, s->trace_data, 1, line,
-					   (size_t)n, (size_t)n);
-		}
+	for (size_t i = 0; r == 0 && i < t->p.nrcpt; i++) {
+		n = build_rcpt(s, &t->p, i, line, sizeof(line));
+		r = n < 0 ? n : cmd_add(b, line, (size_t)n);
 		if (r == 0)
-			r = cmd_add(&batch, "DATA", 4);
-		trace_line(s->trace, s->trace_data, 1, "DATA", 4, 4);
-		if (r < 0) {
-			r = send_fail(err, r, "mail", "command too long");
-			goto out;
-		}
-		r = conn_write(&s->c, batch.p, batch.len,
-			       stage_deadline(s, TIMEOUT_MAIL), "mail", err);
-		if (r < 0)
-			goto broken;
-		r = read_reply(s, TIMEOUT_MAIL, "mail", err);
-		if (r < 0)
-			goto broken;
-		mail_code = (int)s->reply.code;
-		if (mail_code == 421) {
-			r = reply_fail(s, SMTPSEND_E_REJECTED, "mail",
-				       "the server is closing the connection",
-				       err);
-			goto broken;
-		}
-		if (mail_code / 100 != 2)
-			reply_fail(s, SMTPSEND_E_REJECTED, "mail",
-				   "sender refused", err);
-		for (i = 0; i < p.nrcpt; i++) {
-			r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
-			if (r < 0)
-				goto broken;
-			if (s->reply.code == 421) {
-				r = reply_fail(s, SMTPSEND_E_REJECTED, "rcpt",
-					       "the server is closing the "
-					       "connection",
-					       err);
-				goto broken;
-			}
-			rcpt_result(result, i, &s->reply);
-		}
-		set_state(s, ST_DATA);
-		r = read_reply(s, TIMEOUT_DATA, "data", err);
-		if (r < 0)
-			goto broken;
-	} else {
-		r = send_line(s, line, (size_t)n, (size_t)n, TIMEOUT_MAIL,
-			      "mail", err);
-		if (r == 0)
-			r = read_reply(s, TIMEOUT_MAIL, "mail", err);
-		if (r < 0)
-			goto broken;
-		mail_code = (int)s->reply.code;
-		if (mail_code / 100 != 2) {
-			r = reply_fail(s, SMTPSEND_E_REJECTED, "mail",
-				       "sender refused", err);
-			rset(s, NULL);
-			goto out;
-		}
-		for (i = 0; i < p.nrcpt; i++) {
-			n = build_rcpt(s, &p, i, line, sizeof(line));
-			if (n < 0) {
-				r = send_fail(err, SMTPSEND_E_LIMIT, "rcpt",
-					      "RCPT command too long");
-				rset(s, NULL);
-				goto out;
-			}
-			r = send_line(s, line, (size_t)n, (size_t)n,
-				      TIMEOUT_RCPT, "rcpt", err);
-			if (r == 0)
-				r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
-			if (r < 0)
-				goto broken;
-			rcpt_result(result, i, &s->reply);
-		}
-		if (result != NULL && result->n_accepted == 0) {
-			r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
-				      "every recipient was refused");
-			rset(s, NULL);
-			goto out;
-		}
-		set_state(s, ST_DATA);
-		r = send_line(s, "DATA", 4, 4, TIMEOUT_DATA, "data", err);
-		if (r == 0)
-			r = read_reply(s, TIMEOUT_DATA, "data", err);
-		if (r < 0)
-			goto broken;
+			trace_line(s->trace, s->trace_data, 1, line,
+				   (size_t)n, (size_t)n);
 	}
+	if (r == 0)
+		r = cmd_add(b, "DATA", 4);
+	if (r == 0)
+		trace_line(s->trace, s->trace_data, 1, "DATA", 4, 4);
+	if (r < 0)
+		return send_fail(t->err, r, "mail", "command too long");
+	return 0;
+}
+
+/* The replies to a pipelined MAIL, RCPT... and DATA. */
+static int
+tx_read_pipelined(smtpsend_session *s, send_tx *t)
+{
+	smtpsend_error *err = t->err;
+	int r;
+
+	set_state(s, ST_MAIL);
+	r = read_reply(s, TIMEOUT_MAIL, "mail", err);
+	if (r < 0)
+		return TX_BROKEN;
+	t->mail_code = (int)s->reply.code;
+	if (t->mail_code == 421) {
+		reply_fail(s, SMTPSEND_E_REJECTED, "mail",
+			   "the server is closing the connection", err);
+		return TX_BROKEN;
+	}
+	if (t->mail_code / 100 != 2)
+		reply_fail(s, SMTPSEND_E_REJECTED, "mail", "sender refused",
+			   err);
+	for (size_t i = 0; i < t->p.nrcpt; i++) {
+		r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
+		if (r < 0)
+			return TX_BROKEN;
+		if (s->reply.code == 421) {
+			reply_fail(s, SMTPSEND_E_REJECTED, "rcpt",
+				   "the server is closing the connection",
+				   err);
+			return TX_BROKEN;
+		}
+		rcpt_result(t->res, i, &s->reply);
+	}
+	set_state(s, ST_DATA);
+	r = read_reply(s, TIMEOUT_DATA, "data", err);
+	return r < 0 ? TX_BROKEN : TX_GO;
+}
+
+/* MAIL, RCPT... and DATA one at a time (no PIPELINING). */
+static int
+tx_sequential(smtpsend_session *s, send_tx *t)
+{
+	char line[SMTP_CMD_LINE_MAX + 1];
+	smtpsend_error *err = t->err;
+	int n, r;
+
+	set_state(s, ST_MAIL);
+	n = build_mail(s, &t->p, line, sizeof(line));
+	if (n < 0) {
+		send_fail(err, SMTPSEND_E_LIMIT, "mail",
+			  "MAIL command too long");
+		return TX_DONE;
+	}
+	r = send_line(s, line, (size_t)n, (size_t)n, TIMEOUT_MAIL, "mail",
+		      err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_MAIL, "mail", err);
+	if (r < 0)
+		return TX_BROKEN;
+	t->mail_code = (int)s->reply.code;
+	if (t->mail_code / 100 != 2) {
+		reply_fail(s, SMTPSEND_E_REJECTED, "mail", "sender refused",
+			   err);
+		rset(s, NULL);
+		return TX_DONE;
+	}
+	for (size_t i = 0; i < t->p.nrcpt; i++) {
+		n = build_rcpt(s, &t->p, i, line, sizeof(line));
+		if (n < 0) {
+			send_fail(err, SMTPSEND_E_LIMIT, "rcpt",
+				  "RCPT command too long");
+			rset(s, NULL);
+			return TX_DONE;
+		}
+		r = send_line(s, line, (size_t)n, (size_t)n, TIMEOUT_RCPT,
+			      "rcpt", err);
+		if (r == 0)
+			r = read_reply(s, TIMEOUT_RCPT, "rcpt", err);
+		if (r < 0)
+			return TX_BROKEN;
+		rcpt_result(t->res, i, &s->reply);
+	}
+	if (t->res != NULL && t->res->n_accepted == 0) {
+		send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+			  "every recipient was refused");
+		rset(s, NULL);
+		return TX_DONE;
+	}
+	set_state(s, ST_DATA);
+	r = send_line(s, "DATA", 4, 4, TIMEOUT_DATA, "data", err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_DATA, "data", err);
+	return r < 0 ? TX_BROKEN : TX_GO;
+}
+
+/* After the reply to DATA: go on to the body only with a 354 and
+ * something to deliver; otherwise end the transaction cleanly. */
+static int
+tx_after_data(smtpsend_session *s, send_tx *t)
+{
+	smtpsend_result *result = t->res;
+	smtpsend_error *err = t->err;
+	bool none = result != NULL && result->n_accepted == 0;
 
 	if (s->reply.code != 354) {
-		if (mail_code / 100 == 2) {
-			if (result != NULL && result->n_accepted == 0)
-				r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
-					      "every recipient was refused");
+		if (t->mail_code / 100 == 2) {
+			if (none)
+				send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+					  "every recipient was refused");
 			else
-				r = reply_fail(s, SMTPSEND_E_REJECTED, "data",
-					       "DATA refused", err);
-		} else {
-			r = SMTPSEND_E_REJECTED; /* err set for MAIL above */
+				reply_fail(s, SMTPSEND_E_REJECTED, "data",
+					   "DATA refused", err);
 		}
+		/* else err was set for MAIL */
 		rset(s, NULL);
-		goto out;
+		return TX_DONE;
 	}
-	if (mail_code / 100 != 2 ||
-	    (result != NULL && result->n_accepted == 0)) {
+	if (t->mail_code / 100 != 2 || none) {
 		/* 354 although nothing can be delivered: end the empty
 		 * transaction without sending the message. */
-		r = send_line(s, ".", 1, 1, TIMEOUT_DOT, "data", err);
-		if (r == 0)
+		if (send_line(s, ".", 1, 1, TIMEOUT_DOT, "data", err) == 0)
 			read_reply(s, TIMEOUT_DOT, "data", NULL);
-		if (mail_code / 100 == 2)
-			r = send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
-				      "every recipient was refused");
-		else
-			r = SMTPSEND_E_REJECTED;
+		if (t->mail_code / 100 == 2)
+			send_fail(err, SMTPSEND_E_REJECTED, "rcpt",
+				  "every recipient was refused");
 		rset(s, NULL);
-		goto out;
+		return TX_DONE;
 	}
+	return TX_GO;
+}
 
-	set_state(s, ST_BODY);
-	r = send_body(s, m, err);
-	if (r < 0)
-		goto broken;
-	r = read_reply(s, TIMEOUT_DOT, "data", err);
-	if (r < 0)
-		goto broken;
+/* The reply to the final dot decides "sent". */
+static int
+tx_read_dot(smtpsend_session *s, send_tx *t)
+{
+	smtpsend_result *result = t->res;
+
+	if (read_reply(s, TIMEOUT_DOT, "data", t->err) < 0)
+		return TX_BROKEN;
 	if (result != NULL) {
 		result->reply_code = s->reply.code;
 		snprintf(result->enhanced, sizeof(result->enhanced), "%s",
 			 s->reply.enhanced);
 	}
+	set_state(s, ST_READY);
 	if (s->reply.code / 100 != 2) {
-		r = reply_fail(s, SMTPSEND_E_REJECTED, "data",
-			       "the message was refused", err);
-		set_state(s, ST_READY);
-		goto out;
+		reply_fail(s, SMTPSEND_E_REJECTED, "data",
+			   "the message was refused", t->err);
+		return TX_DONE;
 	}
 	if (result != NULL)
 		result->sent = 1;
-	set_state(s, ST_READY);
-	r = 0;
-	goto out;
+	return TX_DONE;
+}
 
-broken:
-	/* After an I/O or protocol failure mid-transaction the connection's
-	 * state is unknown: drop it.  Nothing is reported as sent. */
-	if (result != NULL)
-		result->sent = 0;
-	drop_connection(s);
+/* The error code a transaction ended with (0: sent). */
+static int
+tx_code(const send_tx *t)
+{
+	if (t->res != NULL && t->res->sent)
+		return 0;
+	if (t->err != NULL && t->err->code < 0)
+		return t->err->code;
+	return SMTPSEND_E_REJECTED;
+}
+
+int
+smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
+		    size_t n, smtpsend_result *results, smtpsend_error *errs,
+		    size_t *n_sent)
+{
+	smtpsend_result *own_res = NULL;
+	smtpsend_error *own_err = NULL;
+	send_tx *tx = NULL;
+	cmdbuf next = {0};
+	size_t i, sent = 0;
+	int first = 0, r;
+
+	if (n_sent != NULL)
+		*n_sent = 0;
+	if (s == NULL || msgs == NULL || n == 0)
+		return send_fail(errs, SMTPSEND_E_INVAL, "send",
+				 "no session or messages");
+	tx = common_calloc(n, sizeof(*tx));
+	if (results == NULL)
+		results = own_res = common_calloc(n, sizeof(*own_res));
+	if (errs == NULL)
+		errs = own_err = common_calloc(n, sizeof(*own_err));
+	if (tx == NULL || results == NULL || errs == NULL) {
+		first = SMTPSEND_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		tx[i].m = msgs[i];
+		tx[i].res = &results[i];
+		tx[i].err = &errs[i];
+		errs[i].code = 0;
+		smtpsend_result_clear(&results[i]);
+	}
+
+	for (i = 0; i < n; i++) {
+		send_tx *t = &tx[i];
+		int st = TX_GO;
+
+		if (t->failed)
+			continue;
+		if (!t->pipelined) {
+			if (t->m == NULL) {
+				send_fail(t->err, SMTPSEND_E_INVAL, "send",
+					  "no message");
+				continue;
+			}
+			if (message_prepare(t->m, &t->p, t->err) < 0)
+				continue;
+			if (smtpsend_session_connect(s, t->err) < 0)
+				break; /* the rest fail the same way */
+			if (tx_check(s, t) < 0)
+				continue;
+			if (s->caps.pipelining) {
+				next.len = 0;
+				set_state(s, ST_MAIL);
+				if (tx_envelope(s, t, &next) < 0)
+					continue;
+				if (conn_write(&s->c, next.p, next.len,
+					       stage_deadline(s, TIMEOUT_MAIL),
+					       "mail", t->err) < 0)
+					st = TX_BROKEN;
+				t->pipelined = true;
+			}
+		}
+		if (st == TX_GO)
+			st = t->pipelined ? tx_read_pipelined(s, t)
+					  : tx_sequential(s, t);
+		if (st == TX_GO)
+			st = tx_after_data(s, t);
+		if (st == TX_GO) {
+			send_tx *u = i + 1 < n ? &tx[i + 1] : NULL;
+
+			/* The next message's commands ride behind this
+			 * one's dot, once everything about it checks out
+			 * locally. */
+			next.len = 0;
+			if (u != NULL && s->caps.pipelining) {
+				if (u->m == NULL ||
+				    message_prepare(u->m, &u->p, u->err) < 0 ||
+				    tx_check(s, u) < 0 ||
+				    tx_envelope(s, u, &next) < 0) {
+					if (u->m == NULL)
+						send_fail(u->err,
+							  SMTPSEND_E_INVAL,
+							  "send",
+							  "no message");
+					u->failed = true;
+					next.len = 0;
+				} else {
+					u->pipelined = true;
+				}
+			}
+			set_state(s, ST_BODY);
+			if (send_body(s, t->m, &next, t->err) < 0)
+				st = TX_BROKEN;
+			else
+				st = tx_read_dot(s, t);
+		}
+		if (st == TX_BROKEN) {
+			/* After an I/O or protocol failure mid-transaction
+			 * the connection's state is unknown: drop it.
+			 * Nothing is reported as sent, and the rest of the
+			 * batch fails with this error (a batch is one
+			 * connection: the caller retries what failed). */
+			t->res->sent = 0;
+			drop_connection(s);
+			break;
+		}
+	}
+	/* Messages never reached (no connection, or it broke). */
+	for (size_t j = i + 1; i < n && j < n; j++)
+		if (errs[j].code == 0 && !tx[j].failed)
+			errs[j] = errs[i];
+	for (i = 0; i < n; i++) {
+		r = tx_code(&tx[i]);
+		if (r == 0)
+			sent++;
+		else if (first == 0)
+			first = r;
+	}
+	if (n_sent != NULL)
+		*n_sent = sent;
 out:
-	common_free(batch.p);
-	msg_prep_clear(&p);
+	if (tx != NULL)
+		for (i = 0; i < n; i++)
+			msg_prep_clear(&tx[i].p);
+	if (own_res != NULL)
+		for (i = 0; i < n; i++)
+			smtpsend_result_clear(&own_res[i]);
+	common_free(own_res);
+	common_free(own_err);
+	common_free(tx);
+	common_free(next.p);
+	return first;
+}
+
+int
+smtpsend_send(smtpsend_session *s, smtpsend_message *m,
+	      smtpsend_result *result, smtpsend_error *err)
+{
+	smtpsend_result own = SMTPSEND_RESULT_INIT;
+	smtpsend_error own_err = SMTPSEND_ERROR_INIT;
+	int r;
+
+	if (s == NULL || m == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "send",
+				 "no session or message");
+	r = smtpsend_send_batch(s, &m, 1, result != NULL ? result : &own,
+				err != NULL ? err : &own_err, NULL);
+	smtpsend_result_clear(&own);
 	return r;
 }

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 # shellcheck source=../integration/keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
-: "${SMTPSEND:?}"
+: "${SMTPSEND:?}" "${SEND_BATCH:?}" "${CA_SWAP:?}"
 
 CANARY="CANARY-s3cr3t-hostile"
 SRV=$(mktemp -d /tmp/smtpcred-hostile.XXXXXX)
@@ -98,6 +98,51 @@ run_mode 421data 75 '421' yes
 run_mode 421dot 75 '421' yes
 run_mode slow 75 'timed out' no --timeout
 run_mode badgreet 69 '554' no
+
+# A pipelined batch (each message's MAIL/RCPT/DATA ride behind the dot of
+# the one before) whose connection breaks during the third message: the
+# first two are sent, the third and everything after it are reported as
+# not sent, and the server stored exactly two.
+begin "batch of 5, connection dropped in the 3rd: 1-2 sent, 3-5 not sent; CA file swaps honoured in one process"
+d=$SRV/m-batch
+if PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+	bash "$top/tests/servers/hostile.sh" start dropthird "$d" >"$SRV/start-batch.log" 2>&1; then
+	# shellcheck disable=SC1091
+	. "$d/ports.env"
+	expect_rc 0 "$SMTPCRED" add hbatch --host localhost --port "$PORT" \
+		--user u@test.example --mechs PLAIN \
+		--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"
+	expect_rc 1 "$SEND_BATCH" hbatch 5 a@test.example b@example.org
+	assert_matches "$OUT" '^1 sent 250'
+	assert_matches "$OUT" '^2 sent 250'
+	for i in 3 4 5; do
+		assert_matches "$OUT" "^$i failed -3 "
+	done
+	assert_matches "$OUT" '^sent 2$'
+	assert_eq "$(find "$d/mail" -path '*/new/*' -type f | wc -l)" 2 \
+		"messages the server stored"
+	# No reconnect and nothing sent after the break: three MAIL commands
+	# (the 4th message's would have ridden behind the 3rd's dot).
+	assert_eq "$(grep -c ' C: MAIL FROM' "$d/hostile.log")" 3 "MAIL commands seen"
+
+	# TLS contexts are shared within a process, never past a change of
+	# the CA file: good CA, then a foreign one (refused before AUTH),
+	# then the good one again, in one process.
+	cp "$SRV/pki/ca.crt" "$SRV/swap-ca.crt"
+	expect_rc 0 "$SMTPCRED" add hswap --host localhost --port "$PORT" \
+		--user u@test.example --mechs PLAIN \
+		--ca-file "$SRV/swap-ca.crt" --password-stdin <"$SECRET_DIR/pw"
+	auths=$(grep -c ' C: AUTH' "$d/hostile.log")
+	expect_rc 0 "$CA_SWAP" hswap "$SRV/swap-ca.crt" "$SRV/pki/ca.crt" \
+		"$SRV/pki/selfsigned.crt" a@test.example b@example.org
+	assert_matches "$OUT" '^failed -6 .*certificate'
+	assert_eq "$(grep -c ' C: AUTH' "$d/hostile.log")" "$((auths + 2))" \
+		"AUTH commands (none for the foreign CA)"
+	bash "$top/tests/servers/hostile.sh" stop "$d" >/dev/null 2>&1
+else
+	fail "hostile server dropthird did not start: $(tail -3 "$SRV/start-batch.log")"
+fi
+end
 
 canary_check "$CANARY"
 finish

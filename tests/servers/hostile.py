@@ -37,6 +37,8 @@ Modes (each changes one thing of the normal dialogue):
   codechange     the EHLO reply changes its code: "250-a" then "251 b"
   drop354        closes the connection right after sending 354
   dropdata       closes during DATA after the first line of the message
+  dropthird      a normal dialogue, but closes the connection during the
+                 third message of a connection (after its first line)
   421greet 421ehlo 421mail 421rcpt 421data 421dot
                  421 at that stage (greeting, EHLO, MAIL, RCPT, DATA
                  command, after the final "."), then close
@@ -62,7 +64,7 @@ import time
 
 MODES = {"ok", "nostarttls", "strip", "inject", "starttls454", "tls11",
          "authbeforetls", "endless334", "longline", "manylines", "codechange",
-         "drop354", "dropdata", "421greet", "421ehlo", "421mail", "421rcpt",
+         "drop354", "dropdata", "dropthird", "421greet", "421ehlo", "421mail", "421rcpt",
          "421data", "421dot", "slow", "badgreet"}
 CERTS = {"selfsigned", "expired", "notyet", "wronghost", "server"}
 HOST = "hostile.test"
@@ -122,6 +124,7 @@ class Session:
         self.tls = server.implicit
         self.authed = False
         self.rcpts = []
+        self.ndata = 0
 
     def log(self, kind, text):
         self.srv.log(self.id, kind, text)
@@ -254,6 +257,7 @@ class Session:
                 if not self.rcpts:
                     await self.send("554 5.5.1 no valid recipients")
                     continue
+                self.ndata += 1
                 await self.send("354 go ahead, end with <CRLF>.<CRLF>")
                 if m == "drop354":
                     return await self.close("drop after 354")
@@ -332,7 +336,8 @@ class Session:
             if line.startswith(b"."):
                 line = line[1:]
             chunks.append(line)
-            if self.mode == "dropdata":
+            if self.mode == "dropdata" or (self.mode == "dropthird" and
+                                           self.ndata == 3):
                 return None
 
     def store(self, body):

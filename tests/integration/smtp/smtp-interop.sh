@@ -109,6 +109,20 @@ leases_after=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
 assert_eq "$((leases_after - leases_before))" 1 "leases for the batch"
 end
 
+begin "a batch of 20 with every 5th refused: 16 delivered, 4 refused (550), one lease"
+before=$(count_mail)
+leases_before=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
+expect_rc 0 "$SEND_BATCH" mta 20 sender@test.example batch@example.org 5
+for i in 5 10 15 20; do
+	assert_matches "$OUT" "^$i failed -8 rcpt "
+done
+assert_matches "$OUT" '^sent 16$'
+for _ in $(seq 1 100); do [ "$(count_mail)" -ge "$((before + 16))" ] && break; sleep 0.1; done
+assert_eq "$(count_mail)" "$((before + 16))" "messages in the Maildir"
+leases_after=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
+assert_eq "$((leases_after - leases_before))" 1 "leases for the batch"
+end
+
 begin "mixed results: one delivered, 550 and 450 reported per recipient"
 before=$(count_mail)
 printf 'From: sender@test.example\nTo: a@example.org\nSubject: mixed\n\nbody\n' \
