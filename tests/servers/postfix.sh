@@ -14,6 +14,8 @@
 #   SRV_TLS_TICKETS=1      send TLS session tickets (default: none)
 #   SRV_MESSAGE_SIZE_LIMIT message_size_limit in bytes (default 10240000;
 #                          0 = none, for the 100 MiB benchmark)
+#   SRV_SINK=discard       accept every message with 250 and discard it in
+#                          Postfix's discard agent (nothing delivered)
 #
 # Listeners (127.0.0.1, free ports picked at start):
 #   SUBMISSION_PORT  plaintext greeting, STARTTLS required
@@ -206,6 +208,8 @@ smtpd_recipient_restrictions =
     { defer.test = 450 4.2.0 deferred by the defer.test rule } },
   permit
 smtpd_error_sleep_time = 0
+${SRV_SINK:+# SRV_SINK=discard: 250 to every message, then dropped by the discard agent
+virtual_transport = discard:}
 CONF
 	cat >"$ETC/master.cf" <<CONF
 127.0.0.1:$P_SUB inet n - n - - smtpd
