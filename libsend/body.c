@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "scan.h"
 
 void
 body_enc_init(body_enc *e)
@@ -66,13 +67,6 @@ put(body_enc *e, const char *p, size_t len, body_out_fn out, void *userdata)
 	return 0;
 }
 
-/* Bytes that are copied as they are (inside a line). */
-static bool
-is_plain(unsigned char c)
-{
-	return c != '\r' && c != '\n' && c != '\0';
-}
-
 int
 body_enc_feed(body_enc *e, const void *in, size_t inlen, body_out_fn out,
 	      void *userdata)
@@ -113,8 +107,7 @@ body_enc_feed(body_enc *e, const void *in, size_t inlen, body_out_fn out,
 			return fail(e, SMTPSEND_E_INVAL);
 
 		/* A run of line bytes: check it all before passing any on. */
-		for (j = i; j < inlen && is_plain(p[j]); j++)
-			high |= p[j];
+		j = i + scan_line(p + i, inlen - i, &high);
 		if (j - i > SMTP_TEXT_LINE_MAX - e->line_len)
 			return fail(e, SMTPSEND_E_LIMIT);
 		if (e->at_bol && c == '.') {

@@ -13,6 +13,8 @@
 #include "alloc.h"
 #include "encword.h"
 #include "mime.h"
+#include "punycode.h"
+#include "scan.h"
 
 /* Octets in one base64 line of 76 characters (RFC 2045 6.8). */
 #define B64_LINE_IN 57u
@@ -347,36 +349,58 @@ qp_step(const char *in, size_t len, bool soft_end, size_t *pos, size_t *col,
 	return o;
 }
 
+/* Base64 or quoted-printable, whichever is shorter, for text that cannot
+ * go as 7bit. */
+static mime_cte
+cte_not_plain(const char *text, size_t len)
+{
+	size_t pos = 0, col = 0;
+	bool done = false;
+	uint64_t qp;
+	char last;
+
+	qp = qp_step(text, len, false, &pos, &col, &done, NULL, SIZE_MAX,
+		     &last);
+	return qp <= b64_size(len) ? MIME_CTE_QP : MIME_CTE_BASE64;
+}
+
+/* Can text (CRLF line ends) go as 7bit: printable ASCII and tabs, lines of
+ * at most SMTP_TEXT_LINE_MAX octets? */
+static bool
+is_plain_text(const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i = 0, line = 0;
+
+	while (i < len) {
+		size_t k = scan_printable(p + i, len - i);
+
+		i += k;
+		line += k;
+		if (line > SMTP_TEXT_LINE_MAX)
+			return false;
+		if (i == len)
+			break;
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
+			i += 2;
+			line = 0;
+		} else if (p[i] == '\t') {
+			i++;
+			if (++line > SMTP_TEXT_LINE_MAX)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 mime_cte
 mime_text_cte(const char *text, size_t len)
 {
-	size_t line = 0, pos = 0, col = 0, lines = 1;
-	bool plain = true, done = false;
-	uint64_t qp, b64;
-	char last;
-
-	if (text == NULL)
+	if (text == NULL || is_plain_text(text, len))
 		return MIME_CTE_7BIT;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\r' && i + 1 < len && text[i + 1] == '\n') {
-			i++;
-			line = 0;
-			lines++;
-			continue;
-		}
-		if ((c < ' ' && c != '\t') || c >= 0x7f)
-			plain = false;
-		if (++line > SMTP_TEXT_LINE_MAX)
-			plain = false;
-	}
-	if (plain)
-		return MIME_CTE_7BIT;
-	qp =
-	    qp_step(text, len, false, &pos, &col, &done, NULL, SIZE_MAX, &last);
-	b64 = b64_size(len);
-	return qp <= b64 ? MIME_CTE_QP : MIME_CTE_BASE64;
+	return cte_not_plain(text, len);
 }
 
 /* ---- the message -------------------------------------------------------- */
@@ -684,45 +708,109 @@ mime_msg_add_header(mime_msg *m, const char *name, const char *value)
 }
 
 /* Copy text with every line end (CRLF, bare CR, bare LF) made CRLF. */
+/*
+ * Check text (UTF-8, no NUL) and measure it with every line end made CRLF,
+ * in one pass.  *plain tells whether it can go as 7bit.  0 or
+ * SMTPSEND_E_INVAL.
+ */
+static int
+measure_text(const unsigned char *p, size_t len, size_t *out_len, bool *plain)
+{
+	size_t i = 0, n = 0, line = 0;
+	bool ok7 = true;
+
+	while (i < len) {
+		size_t k = scan_printable(p + i, len - i);
+		uint32_t cp;
+
+		i += k;
+		n += k;
+		line += k;
+		if (i == len)
+			break;
+		if (p[i] == '\r' || p[i] == '\n') {
+			if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+				i++;
+			i++;
+			n += 2;
+			if (line > SMTP_TEXT_LINE_MAX)
+				ok7 = false;
+			line = 0;
+			continue;
+		}
+		if (p[i] == '\0')
+			return SMTPSEND_E_INVAL;
+		if (p[i] < 0x80) {
+			ok7 = ok7 && p[i] == '\t';
+			k = 1;
+		} else {
+			k = punycode_utf8_next((const char *)p + i, len - i,
+					       &cp);
+			if (k == 0)
+				return SMTPSEND_E_INVAL;
+			ok7 = false;
+		}
+		i += k;
+		n += k;
+		line += k;
+	}
+	*out_len = n;
+	*plain = ok7 && line <= SMTP_TEXT_LINE_MAX;
+	return 0;
+}
+
+/* Copy text into out (n bytes), every line end made CRLF. */
+static void
+copy_crlf(const unsigned char *p, size_t len, char *out, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	if (n == len) { /* no bare CR or LF: nothing to change */
+		memcpy(out, p, len);
+		return;
+	}
+	while (i < len) {
+		unsigned char high = 0;
+		size_t k = scan_line(p + i, len - i, &high);
+
+		memcpy(out + o, p + i, k);
+		i += k;
+		o += k;
+		if (i == len)
+			break;
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+			i++;
+		i++;
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+}
+
 static int
 set_part(mime_msg *m, struct text_part *tp, bool *has, const char *text,
 	 size_t len)
 {
-	size_t n = 0, o = 0;
+	size_t n = 0;
 	char *data = NULL;
+	bool plain = true;
 
 	if (m == NULL || (text == NULL && len > 0) || m->sealed)
 		return SMTPSEND_E_INVAL;
 	if (len > MIME_TEXT_MAX)
 		return SMTPSEND_E_LIMIT;
 	if (len > 0 &&
-	    (memchr(text, '\0', len) != NULL || !encword_utf8_valid(text, len)))
+	    measure_text((const unsigned char *)text, len, &n, &plain) < 0)
 		return SMTPSEND_E_INVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
-			i++;
-		n += text[i] == '\r' || text[i] == '\n' ? 2 : 1;
-	}
 	if (n > 0) {
 		data = common_malloc(n);
 		if (data == NULL)
 			return SMTPSEND_E_NOMEM;
-		for (size_t i = 0; i < len; i++) {
-			if (text[i] == '\r' || text[i] == '\n') {
-				if (text[i] == '\r' && i + 1 < len &&
-				    text[i + 1] == '\n')
-					i++;
-				data[o++] = '\r';
-				data[o++] = '\n';
-			} else {
-				data[o++] = text[i];
-			}
-		}
+		copy_crlf((const unsigned char *)text, len, data, n);
 	}
 	common_free(tp->data);
 	tp->data = data;
 	tp->len = n;
-	tp->cte = mime_text_cte(data, n);
+	tp->cte = plain ? MIME_CTE_7BIT : cte_not_plain(data, n);
 	*has = true;
 	return 0;
 }
