@@ -731,6 +731,10 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) secret = NULL;
+	GDBusConnection *conn;
+	const char *session;
 	SecretValue *value;
 
 	if (it->locked) {
@@ -739,16 +743,31 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 			    "and retry");
 		return NULL;
 	}
+	/* Item.GetSecret on our session, decoded by libsecret: no item
+	 * proxy, and none of the reply leak of libsecret 0.20.5's
+	 * secret_service_get_secret(s)_for_dbus_path(s).  With the
+	 * encrypted session the reply holds only ciphertext. */
+	session = secret_service_get_session_dbus_path(store->service);
+	if (session == NULL) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "no Secret Service transfer session");
+		return NULL;
+	}
+	conn = g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_get_secret_for_dbus_path(
-		     store->service, it->path, cancel, on_done, &res));
-	value = secret_service_get_secret_for_dbus_path_finish(store->service,
-							       res, &local);
-	if (local != NULL) {
-		g_clear_pointer(&value, secret_value_unref);
+		 g_dbus_connection_call(
+		     conn, "org.freedesktop.secrets", it->path,
+		     "org.freedesktop.Secret.Item", "GetSecret",
+		     g_variant_new("(o)", session),
+		     G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
+		     cancel, on_done, &res));
+	reply = g_dbus_connection_call_finish(conn, res, &local);
+	if (reply == NULL) {
 		map_error(store, local, "read secret", error);
 		return NULL;
 	}
+	secret = g_variant_get_child_value(reply, 0);
+	value = secret_service_decode_dbus_secret(store->service, secret);
 	if (value == NULL) {
 		/* A secret vanishing between search and read means the
 		 * collection was locked meanwhile. */
