@@ -100,6 +100,10 @@ struct _SmtpcredStore {
 };
 
 gint64 kr_deadline(const SmtpcredStore *store);
+/* smtpcred_store_new(), with the encrypted transfer session only when
+ * 'session' (reading secrets needs it; settings do not). */
+SmtpcredStore *kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms,
+			     gboolean session, GError **error);
 /* Load the items of one account (name != NULL) or of all accounts.
  * Element type KrAccountItems*, sorted by name. */
 GPtrArray *kr_load(SmtpcredStore *store, const char *name, gint64 deadline,

@@ -76,6 +76,120 @@ fail:
 	return NULL;
 }
 
+/* ---- preparing the transfer session ------------------------------------
+ *
+ * smtpcred_lease_prepare() opens the Secret Service's encrypted transfer
+ * session on a thread of its own, so its Diffie-Hellman exchange overlaps
+ * whatever the caller does next (a sender: connecting and the TLS
+ * handshake).  The thread reads no secret and writes no audit record.  A
+ * lease waits for it first, so libsecret is never used from two threads
+ * at once; at exit it is cancelled and joined.
+ */
+static GMutex prepare_lock;
+static GThread *prepare_thread;
+static GCancellable *prepare_cancel;
+static gboolean prepared;
+
+typedef struct {
+	GCancellable *cancel;
+	guint timeout_ms;
+} PrepareJob;
+
+static void
+prepare_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	(void)src;
+	*(GAsyncResult **)data = g_object_ref(res);
+}
+
+static gboolean
+prepare_timeout(gpointer data)
+{
+	g_cancellable_cancel(G_CANCELLABLE(data));
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer
+prepare_run(gpointer data)
+{
+	PrepareJob *job = data;
+	GMainContext *ctx = g_main_context_new();
+	GAsyncResult *res = NULL;
+	SecretService *service;
+	GSource *timer;
+
+	g_main_context_push_thread_default(ctx);
+	timer = g_timeout_source_new(job->timeout_ms);
+	g_source_set_callback(timer, prepare_timeout, job->cancel, NULL);
+	g_source_attach(timer, ctx);
+	secret_service_get(SECRET_SERVICE_OPEN_SESSION, job->cancel,
+			   prepare_done, &res);
+	while (res == NULL)
+		g_main_context_iteration(ctx, TRUE);
+	service = secret_service_get_finish(res, NULL);
+	if (service != NULL)
+		g_object_unref(service); /* libsecret keeps its own */
+	g_object_unref(res);
+	g_source_destroy(timer);
+	g_source_unref(timer);
+	g_main_context_pop_thread_default(ctx);
+	g_main_context_unref(ctx);
+	g_object_unref(job->cancel);
+	g_free(job);
+	return NULL;
+}
+
+/* Wait for a running preparation (it is bounded by its timeout). */
+static void
+prepare_wait(void)
+{
+	GThread *t;
+	GCancellable *c;
+
+	g_mutex_lock(&prepare_lock);
+	t = g_steal_pointer(&prepare_thread);
+	c = g_steal_pointer(&prepare_cancel);
+	g_mutex_unlock(&prepare_lock);
+	if (t != NULL)
+		g_thread_join(t);
+	g_clear_object(&c);
+}
+
+__attribute__((destructor)) static void
+prepare_at_exit(void)
+{
+	g_mutex_lock(&prepare_lock);
+	if (prepare_cancel != NULL)
+		g_cancellable_cancel(prepare_cancel);
+	g_mutex_unlock(&prepare_lock);
+	prepare_wait();
+}
+
+void
+smtpcred_lease_prepare(unsigned timeout_ms)
+{
+	PrepareJob *job;
+
+	g_mutex_lock(&prepare_lock);
+	if (prepared) {
+		g_mutex_unlock(&prepare_lock);
+		return;
+	}
+	prepared = TRUE;
+	prepare_cancel = g_cancellable_new();
+	job = g_new0(PrepareJob, 1);
+	job->cancel = g_object_ref(prepare_cancel);
+	job->timeout_ms =
+	    timeout_ms != 0 ? timeout_ms : SMTPCRED_DEFAULT_TIMEOUT_MS;
+	prepare_thread = g_thread_try_new("smtpcred-prepare", prepare_run,
+					  job, NULL);
+	if (prepare_thread == NULL) { /* the lease will do it itself */
+		g_object_unref(job->cancel);
+		g_free(job);
+	}
+	g_mutex_unlock(&prepare_lock);
+}
+
 int
 smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 			unsigned timeout_ms, smtpcred_err *err)
@@ -90,7 +204,7 @@ smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
-	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
+	store = kr_store_open(SMTPCRED_STORE_NONE, timeout_ms, FALSE, &local);
 	if (store == NULL)
 		goto fail;
 	deadline = kr_deadline(store);
@@ -159,6 +273,7 @@ smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
 		   (gint64)(timeout_ms != 0 ? timeout_ms
 					    : SMTPCRED_DEFAULT_TIMEOUT_MS) *
 		       1000;
+	prepare_wait();
 	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
 	if (store == NULL)
 		goto fail;

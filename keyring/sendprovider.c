@@ -96,6 +96,9 @@ p_resolve(void *userdata, const char *account, smtpsend_account **out,
 		snprintf(msg, msglen, "%s", err.message);
 		return provider_class(rc);
 	}
+	/* The lease comes after the TLS handshake: let the keyring's key
+	 * exchange run meanwhile. */
+	smtpcred_lease_prepare(0);
 	r = g_new0(Resolved, 1);
 	r->info = info;
 	r->pub.host = info->host;

@@ -188,6 +188,13 @@ service_present(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
 SmtpcredStore *
 smtpcred_store_new(SmtpcredStoreFlags flags, guint timeout_ms, GError **error)
 {
+	return kr_store_open(flags, timeout_ms, TRUE, error);
+}
+
+SmtpcredStore *
+kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
+	      GError **error)
+{
 	g_autoptr(SmtpcredStore) store = g_new0(SmtpcredStore, 1);
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
@@ -233,10 +240,13 @@ smtpcred_store_new(SmtpcredStoreFlags flags, guint timeout_ms, GError **error)
 	cancel = (g_object_unref(cancel), g_cancellable_new());
 
 	/* OPEN_SESSION negotiates an encrypted transfer session, so the
-	 * secret never crosses D-Bus (and GDBus's buffers) in clear. */
+	 * secret never crosses D-Bus (and GDBus's buffers) in clear.  It
+	 * costs a Diffie-Hellman exchange on both sides (about 7 ms here,
+	 * once per process), so lookups that read no secret skip it. */
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_get(SECRET_SERVICE_OPEN_SESSION, cancel,
-				    on_done, &res));
+		 secret_service_get(session ? SECRET_SERVICE_OPEN_SESSION
+					    : SECRET_SERVICE_NONE,
+				    cancel, on_done, &res));
 	store->service = secret_service_get_finish(res, &local);
 	if (store->service == NULL) {
 		map_error(store, local, "connect", error);

@@ -89,6 +89,14 @@ SMTPCRED_API void smtpcred_account_info_free(smtpcred_account_info *info);
 
 typedef struct smtpcred_lease smtpcred_lease;
 
+/* Optional: a lease will follow soon (a sender calls this after looking
+ * up the account, before connecting).  Opens the keyring's encrypted
+ * transfer session on a background thread, so its key exchange overlaps
+ * the caller's own work; reads no secret, writes no audit record, returns
+ * at once.  Once per process; the next lease waits for it (at most
+ * timeout_ms, 0 meaning 5000). */
+SMTPCRED_API void smtpcred_lease_prepare(unsigned timeout_ms);
+
 /* Acquire a lease on the account's usable secret.  'purpose' is free text
  * for the audit log (escaped there), e.g. "smtpsend to 2 rcpts".  The
  * deadline covers the whole lookup; timeout_ms 0 means 5000.  A lease is
