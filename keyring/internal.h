@@ -100,6 +100,10 @@ struct _SmtpcredStore {
 };
 
 gint64 kr_deadline(const SmtpcredStore *store);
+/* GAsyncReadyCallback storing a reference to the result in *data. */
+void kr_on_done(GObject *src, GAsyncResult *res, gpointer data);
+/* GSourceFunc cancelling the GCancellable data; removes itself. */
+gboolean kr_on_deadline(gpointer data);
 /* smtpcred_store_new(), with the encrypted transfer session only when
  * 'session' (reading secrets needs it; settings do not). */
 SmtpcredStore *kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms,

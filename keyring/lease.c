@@ -95,20 +95,6 @@ typedef struct {
 	guint timeout_ms;
 } PrepareJob;
 
-static void
-prepare_done(GObject *src, GAsyncResult *res, gpointer data)
-{
-	(void)src;
-	*(GAsyncResult **)data = g_object_ref(res);
-}
-
-static gboolean
-prepare_timeout(gpointer data)
-{
-	g_cancellable_cancel(G_CANCELLABLE(data));
-	return G_SOURCE_REMOVE;
-}
-
 static gpointer
 prepare_run(gpointer data)
 {
@@ -120,10 +106,10 @@ prepare_run(gpointer data)
 
 	g_main_context_push_thread_default(ctx);
 	timer = g_timeout_source_new(job->timeout_ms);
-	g_source_set_callback(timer, prepare_timeout, job->cancel, NULL);
+	g_source_set_callback(timer, kr_on_deadline, job->cancel, NULL);
 	g_source_attach(timer, ctx);
 	secret_service_get(SECRET_SERVICE_OPEN_SESSION, job->cancel,
-			   prepare_done, &res);
+			   kr_on_done, &res);
 	while (res == NULL)
 		g_main_context_iteration(ctx, TRUE);
 	service = secret_service_get_finish(res, NULL);

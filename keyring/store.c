@@ -19,8 +19,8 @@
 
 #include "internal.h"
 
-static void
-on_done(GObject *src, GAsyncResult *res, gpointer data)
+void
+kr_on_done(GObject *src, GAsyncResult *res, gpointer data)
 {
 	GAsyncResult **out = data;
 
@@ -28,8 +28,8 @@ on_done(GObject *src, GAsyncResult *res, gpointer data)
 	*out = g_object_ref(res);
 }
 
-static gboolean
-on_deadline(gpointer data)
+gboolean
+kr_on_deadline(gpointer data)
 {
 	g_cancellable_cancel(G_CANCELLABLE(data));
 	return G_SOURCE_REMOVE;
@@ -47,7 +47,7 @@ wait_for(SmtpcredStore *store, GCancellable *cancel, gint64 deadline,
 	if (left < 0)
 		left = 0;
 	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
-	g_source_set_callback(t, on_deadline, cancel, NULL);
+	g_source_set_callback(t, kr_on_deadline, cancel, NULL);
 	g_source_attach(t, store->ctx);
 	while (*res == NULL)
 		g_main_context_iteration(store->ctx, TRUE);
@@ -143,7 +143,7 @@ bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
 					"org.freedesktop.DBus", method, args,
 					G_VARIANT_TYPE(reply_type),
 					G_DBUS_CALL_FLAGS_NONE, -1, cancel,
-					on_done, &res));
+					kr_on_done, &res));
 	reply = g_dbus_connection_call_finish(bus, res, &local);
 	if (reply == NULL)
 		map_error(store, local, method, error);
@@ -209,7 +209,7 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	deadline = kr_deadline(store);
 
 	KR_ASYNC(store, cancel, deadline, res,
-		 g_bus_get(G_BUS_TYPE_SESSION, cancel, on_done, &res));
+		 g_bus_get(G_BUS_TYPE_SESSION, cancel, kr_on_done, &res));
 	bus = g_bus_get_finish(res, &local);
 	if (bus == NULL) {
 		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -246,7 +246,7 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_get(session ? SECRET_SERVICE_OPEN_SESSION
 					    : SECRET_SERVICE_NONE,
-				    cancel, on_done, &res));
+				    cancel, kr_on_done, &res));
 	store->service = secret_service_get_finish(res, &local);
 	if (store->service == NULL) {
 		map_error(store, local, "connect", error);
@@ -280,7 +280,7 @@ default_collection_path(SmtpcredStore *store, gint64 deadline, GError **error)
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_read_alias_dbus_path(store->service,
 						     "default", cancel,
-						     on_done, &res));
+						     kr_on_done, &res));
 	path = secret_service_read_alias_dbus_path_finish(store->service, res,
 							  &local);
 	if (local != NULL) {
@@ -316,7 +316,7 @@ read_locked(SmtpcredStore *store, const char *path, const char *iface,
 		     "org.freedesktop.DBus.Properties", "Get",
 		     g_variant_new("(ss)", iface, "Locked"),
 		     G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, cancel,
-		     on_done, &res));
+		     kr_on_done, &res));
 	reply = g_dbus_connection_call_finish(conn, res, &local);
 	if (reply == NULL) {
 		map_error(store, local, "read lock state", error);
@@ -410,7 +410,7 @@ search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_search_for_dbus_paths(store->service,
 						      &kr_schema, query,
-						      cancel, on_done, &res));
+						      cancel, kr_on_done, &res));
 	if (!secret_service_search_for_dbus_paths_finish(
 		store->service, res, &unlocked, &locked, &local)) {
 		map_error(store, local, "search", error);
@@ -427,7 +427,7 @@ search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
 		cancel = (g_object_unref(cancel), g_cancellable_new());
 		KR_ASYNC(store, cancel, deadline, res,
 			 secret_service_unlock_dbus_paths(
-			     store->service, lp, cancel, on_done, &res));
+			     store->service, lp, cancel, kr_on_done, &res));
 		/* Refused or dismissed: the items stay locked, which the
 		 * Locked property read below reports. */
 		(void)secret_service_unlock_dbus_paths_finish(
@@ -482,7 +482,7 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	}
 	left = MAX(deadline - g_get_monotonic_time(), 0);
 	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
-	g_source_set_callback(t, on_deadline, cancel, NULL);
+	g_source_set_callback(t, kr_on_deadline, cancel, NULL);
 	g_source_attach(t, store->ctx);
 	while (pending > 0)
 		g_main_context_iteration(store->ctx, TRUE);
@@ -660,7 +660,7 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_create_item_dbus_path(
 		     store->service, coll, props, value,
-		     SECRET_ITEM_CREATE_NONE, cancel, on_done, &res));
+		     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done, &res));
 	path = secret_service_create_item_dbus_path_finish(store->service, res,
 							   &local);
 	if (path == NULL) {
@@ -684,7 +684,7 @@ item_proxy(SmtpcredStore *store, KrItem *it, gint64 deadline, GError **error)
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_new_for_dbus_path(store->service, it->path,
 					       SECRET_ITEM_NONE, cancel,
-					       on_done, &res));
+					       kr_on_done, &res));
 	it->item = secret_item_new_for_dbus_path_finish(res, &local);
 	if (it->item == NULL) {
 		map_error(store, local, "open item", error);
@@ -705,7 +705,7 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_set_attributes(it->item, &kr_schema, attrs,
-					    cancel, on_done, &res));
+					    cancel, kr_on_done, &res));
 	if (!secret_item_set_attributes_finish(it->item, res, &local)) {
 		map_error(store, local, "update item", error);
 		return FALSE;
@@ -726,7 +726,7 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_item_delete(it->item, cancel, on_done, &res));
+		 secret_item_delete(it->item, cancel, kr_on_done, &res));
 	if (!secret_item_delete_finish(it->item, res, &local)) {
 		map_error(store, local, "delete item", error);
 		return FALSE;
@@ -770,7 +770,7 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 		     "org.freedesktop.Secret.Item", "GetSecret",
 		     g_variant_new("(o)", session),
 		     G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
-		     cancel, on_done, &res));
+		     cancel, kr_on_done, &res));
 	reply = g_dbus_connection_call_finish(conn, res, &local);
 	if (reply == NULL) {
 		map_error(store, local, "read secret", error);
