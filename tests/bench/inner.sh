@@ -1,0 +1,96 @@
+#!/bin/bash
+# The body of tests/bench/run.sh, inside a private bus with gnome-keyring.
+set -eu
+: "${B:?}" "${SRC:?}"
+SRV=$(mktemp -d /tmp/smtpcred-bench.XXXXXX)
+chmod 711 "$SRV"
+trap 'bash "$SRC/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
+PW=bench-$(head -c 9 /dev/urandom | base64 | tr -d "/+=")
+USER_=bench@test.example
+bash "$SRC/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
+SRV_SINK=discard SRV_MESSAGE_SIZE_LIMIT=0 SMTP_USER=$USER_ SMTP_PASS=$PW \
+	PKI_DIR=$SRV/pki bash "$SRC/tests/servers/postfix.sh" start "$SRV/s" >/dev/null
+# shellcheck disable=SC1091
+. "$SRV/s/ports.env"
+printf "%s" "$PW" >"$SRV/pass"	# libcurl's driver reads it from a file
+printf "%s" "$PW" | "$B/tools/smtpcred" add bench --host localhost \
+	--port "$SUBMISSION_PORT" --user "$USER_" --mechs PLAIN \
+	--ca-file "$SRV/pki/ca.crt" --password-stdin >/dev/null
+# msmtp takes its password from the same keyring (its own attributes).
+printf "%s" "$PW" | secret-tool store --label=msmtp host localhost \
+	service smtp user "$USER_"
+cat >"$HOME/.msmtprc" <<CONF
+defaults
+tls on
+tls_starttls on
+tls_trust_file $SRV/pki/ca.crt
+account bench
+host localhost
+port $SUBMISSION_PORT
+auth plain
+user $USER_
+from $USER_
+account default : bench
+CONF
+chmod 600 "$HOME/.msmtprc"
+{ printf 'From: %s\nTo: sink@example.org\nSubject: bench\n\n' "$USER_"
+  for _ in $(seq 20); do printf '%075d\n' 0; done; } >"$SRV/msg.eml"	# ~1.6 KiB
+
+URL=smtp://localhost:$SUBMISSION_PORT
+ours() { "$B/bench-send" "$@" bench "$USER_" sink@example.org; }
+curl_() {
+	"$B/bench-curl" "$1" "$2" "$3" "$URL" "$USER_" "$SRV/pass" \
+		"$SRV/pki/ca.crt" "$USER_" sink@example.org
+}
+procs() { # PROGRAM N: N processes, one message each; prints seconds
+	local t0 t1 i
+	t0=$(date +%s.%N)
+	for i in $(seq "$2"); do
+		case $1 in
+		smtpsend) "$B/tools/smtpsend" --account bench -t <"$SRV/msg.eml" ||
+			return 1 ;;
+		msmtp) msmtp -t <"$SRV/msg.eml" || return 1 ;;
+		esac
+	done
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc -l
+}
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+# run3 NAME CMD_A... -- CMD_B...: three alternating runs of each
+run3() {
+	local a=() b=() i
+	for i in 1 2 3; do
+		a+=("$(eval "$1")")
+		b+=("$(eval "$2")")
+	done
+	A=$(median3 "${a[@]}")
+	Bt=$(median3 "${b[@]}")
+}
+row() { # name n ours peer better
+	awk -v name="$1" -v n="$2" -v a="$3" -v b="$4" -v better="$5" 'BEGIN {
+		printf "| %s | %d | %.3f s (%.0f/s) | %.3f s (%.0f/s) | %s %.2fx |\n",
+			name, n, a, n / a, b, n / b, better,
+			(better == "speed" ? b / a : a / b) }'
+}
+NA=2000 NB=200 NC=200 NP=30 NM=10
+[ -n "${QUICK:-}" ] && { NA=200; NB=30; NC=20; NP=10; NM=3; }
+echo "| workload | n | ours | peer | ratio |"
+echo "|---|---|---|---|---|"
+run3 "ours batch $NA 2048" "curl_ batch $NA 2048"
+row "(a) 2 KiB, one connection (libcurl)" $NA "$A" "$Bt" speed
+run3 "ours fresh $NB 2048" "curl_ fresh $NB 2048"
+row "(b) 2 KiB, new connection + AUTH (+ lease) each (libcurl)" $NB "$A" "$Bt" time
+run3 "ours batch $NC 1048576" "curl_ batch $NC 1048576"
+row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time
+run3 "procs smtpsend $NP" "procs msmtp $NM"
+# per message: scale msmtp's time to NP messages
+Bt=$(echo "$Bt * $NP / $NM" | bc -l)
+row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed
+head -c $((100 * 1024 * 1024)) /dev/urandom >"$SRV/big.bin"
+echo hi | /usr/bin/time -f "%M" -o "$SRV/rss" "$B/tools/smtpsend" --account bench \
+	--from "$USER_" --to sink@example.org --subject big \
+	--attach "$SRV/big.bin" >/dev/null
+echo
+echo "(d) peak RSS of smtpsend sending a 100 MiB attachment: $(cat "$SRV/rss") KiB"
+echo "(ratio: speed = peer time / ours, >1 is faster; time = ours / peer, <1 is faster;"
+echo " medians of three alternating runs; (e) msmtp ran $NM messages, scaled to $NP)"
