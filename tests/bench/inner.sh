@@ -78,6 +78,12 @@ echo "| workload | n | ours | peer | ratio |"
 echo "|---|---|---|---|---|"
 run3 "ours batch $NA 2048" "curl_ batch $NA 2048"
 row "(a) 2 KiB, one connection (libcurl)" $NA "$A" "$Bt" speed
+curl_a=$Bt
+raw() { /usr/bin/python3 "$SRC/tests/bench/raw-pipelined.py" "$SUBMISSION_PORT" \
+	"$NA" "$1" "$SRV/pki/ca.crt" "$USER_" "$PW"; }
+run3 "raw data" "raw bdat"
+row "(a') ceiling: bare pipelined DATA client, after AUTH (libcurl)" $NA "$A" "$curl_a" speed
+row "(a'') ceiling: bare BDAT client, 32 in flight, after AUTH (libcurl)" $NA "$Bt" "$curl_a" speed
 run3 "ours fresh $NB 2048" "curl_ fresh $NB 2048"
 row "(b) 2 KiB, new connection + AUTH (+ lease) each (libcurl)" $NB "$A" "$Bt" time
 run3 "ours batch $NC 1048576" "curl_ batch $NC 1048576"
