@@ -125,7 +125,7 @@ service other "$H" account=plain timeout=5000
 service missing helper=/nonexistent/smtpcred-pam-helper account=work
 service crash "helper=$T/crash.sh" account=work
 service hang "helper=$T/hang.sh" account=work timeout=500
-service onlyif "$H" account=work only_if=sshd,login
+service onlyif "$H" account=work only_if=sshd,login frobnicate timeout=abc
 
 begin "setup: a user, its keyring, account 'work' (source=login, no version yet) and 'plain' (not)"
 as_user "$SMTPCRED" add work --host smtp.example.org --user u@example.org \
@@ -177,11 +177,13 @@ assert_eq "$(versions work)" 3:3 "versions of work"
 assert_grep "$AUDIT" '"event":"rotate-promote","outcome":"ok","account":"work","version":3,.*"detail":"password-change"'
 end
 
-begin "only_if: another service leaves the keyring alone"
+begin "only_if: another service leaves the keyring alone; bad options logged and ignored"
 d=$(keyring_digest)
 pam onlyif login "$CANARY1" "${PAMENV[@]}"
 assert_eq "$RC" 0 "driver exit"
 assert_eq "$(keyring_digest)" "$d" "keyring listing"
+assert_grep "$PAM_LOG" "ignoring unknown option 'frobnicate'"
+assert_grep "$PAM_LOG" "ignoring bad option 'timeout=abc'"
 end
 
 begin "account not source=login: success, a log line explains, 'plain' untouched"
