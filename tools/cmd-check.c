@@ -2,8 +2,10 @@
 /* smtpcred check (monitoring), smtpcred doctor (diagnosis and repair) */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -217,6 +219,27 @@ check_audit(Report *r)
 	}
 }
 
+/* The real path of the shared object that holds fn. */
+static char *
+loaded_from(const void *fn)
+{
+	Dl_info info;
+	char *real;
+
+	if (dladdr(fn, &info) == 0 || info.dli_fname == NULL)
+		return NULL;
+	real = realpath(info.dli_fname, NULL);
+	if (real == NULL)
+		return g_strdup(info.dli_fname);
+	/* realpath() memory is malloc's, ours is GLib's. */
+	{
+		char *copy = g_strdup(real);
+
+		free(real);
+		return copy;
+	}
+}
+
 static void
 check_versions(Report *r)
 {
@@ -228,11 +251,13 @@ check_versions(Report *r)
 	     "%u.%u.%u in use (floor %s)", glib_major_version,
 	     glib_minor_version, glib_micro_version, SMTPCRED_GLIB_FLOOR);
 	/* libsecret has no run-time version query: report what we were
-	 * built against; the build refuses anything below the floor. */
+	 * built against (the build refuses anything below the floor) and
+	 * the file the dynamic linker actually loaded. */
+	secret_path = loaded_from((const void *)secret_service_get);
 	line(r, SECRET_CHECK_VERSION(0, 20, 0) ? 0 : 2, "libsecret",
-	     "%d.%d.%d at build time (floor %s; no run-time version query)",
+	     "%d.%d.%d at build time (floor %s), loaded from %s",
 	     SECRET_MAJOR_VERSION, SECRET_MINOR_VERSION, SECRET_MICRO_VERSION,
-	     SMTPCRED_SECRET_FLOOR);
+	     SMTPCRED_SECRET_FLOOR, secret_path != NULL ? secret_path : "?");
 	line(r, ossl >= 0x30000000UL ? 0 : 2, "OpenSSL",
 	     "%s in use (floor %s)", OpenSSL_version(OPENSSL_VERSION),
 	     SMTPCRED_OPENSSL_FLOOR);

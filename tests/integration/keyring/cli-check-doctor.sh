@@ -134,6 +134,8 @@ end
 begin "doctor: version lines for GLib, libsecret and OpenSSL against their floors"
 assert_matches "$OUT" '^(ok|warn)[[:space:]]+.*glib.*[0-9]+\.[0-9]+'
 assert_matches "$OUT" '^(ok|warn)[[:space:]]+.*libsecret.*[0-9]+\.[0-9]+'
+# the libsecret line names the library file really loaded
+assert_matches "$OUT" 'libsecret.*loaded from /.*libsecret-1\.so'
 assert_matches "$OUT" '^(ok|warn|FAIL)[[:space:]]+.*openssl.*[0-9]+\.[0-9]+'
 end
 
