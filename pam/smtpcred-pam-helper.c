@@ -37,7 +37,10 @@ read_token(secbuf *tok)
 	char buf[512];
 
 	for (;;) {
-		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+		/* Never more than the cap allows (one byte over tells). */
+		size_t want = 4097 - tok->len < sizeof(buf) ? 4097 - tok->len
+							    : sizeof(buf);
+		ssize_t n = read(STDIN_FILENO, buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
