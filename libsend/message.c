@@ -554,9 +554,10 @@ spool_missing(smtpsend_message *m, spooler *sp, int tmp,
 	char buf[512];
 	int r = 0, n;
 
+	/* The body spool is appended after this, to tmp, in every case. */
+	sp->out = tmp;
 	if (!(sp->flags & SMTPSEND_RAW_ADD_MISSING))
 		return 0;
-	sp->out = tmp;
 	if (!sp->seen_date) {
 		char date[64];
 
