@@ -7,10 +7,11 @@
  *   - kr_attrs_to_settings() either fails with INVALID and leaves *out
  *     alone, or gives settings that validate and that survive the trip
  *     back: kr_settings_to_attrs() then kr_attrs_to_settings() gives the
- *     same settings;
+ *     same settings (a creation time before 1970 is not written back:
+ *     kr_attrs_set_time() drops times <= 0);
  *   - kr_item_parse_version() either fails with INVALID or gives a
  *     version in 1..KR_VERSION_MAX, and the version record built from the
- *     item has only times that the attribute parser accepted.
+ *     item has its state, version and the times the attributes hold.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ same_settings(const SmtpcredSettings *a, const SmtpcredSettings *b)
 	    a->warn_days != b->warn_days || a->grace_days != b->grace_days ||
 	    a->keep != b->keep || a->enforce != b->enforce ||
 	    a->audit_fail_open != b->audit_fail_open ||
-	    a->created != b->created)
+	    (a->created > 0 && a->created != b->created))
 		abort();
 }
 
@@ -71,13 +72,14 @@ check_settings(GHashTable *attrs)
 
 	memset(&s, 0xa5, sizeof(s));
 	if (!kr_attrs_to_settings(attrs, &s, &error)) {
-		SmtpcredSettings untouched;
+		const unsigned char *b = (const unsigned char *)&s;
 
-		memset(&untouched, 0xa5, sizeof(untouched));
 		if (!g_error_matches(error, SMTPCRED_ERROR,
-				     SMTPCRED_ERROR_INVALID) ||
-		    memcmp(&s, &untouched, sizeof(s)) != 0)
+				     SMTPCRED_ERROR_INVALID))
 			abort();
+		for (size_t i = 0; i < sizeof(s); i++)
+			if (b[i] != 0xa5)
+				abort();
 		return;
 	}
 	if (!kr_validate_settings(&s, NULL))
@@ -109,7 +111,7 @@ check_version(GHashTable *attrs)
 	kr_version_from_item(&it, &v);
 	if (v.version != it.version || v.state != it.state ||
 	    v.created != kr_attrs_get_time(attrs, KR_A_CREATED) ||
-	    v.created < 0 || v.not_after < 0 || v.grace_until < 0)
+	    v.not_after != kr_attrs_get_time(attrs, KR_A_NOT_AFTER))
 		abort();
 	g_free(v.rotation_id);
 }

@@ -146,15 +146,18 @@ check_tamper(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	g_autofree char *z = NULL;
+	char *z;
 
 	setup();
 	/* strstr() in check_any needs a terminated copy */
-	z = g_malloc(size + 1);
+	z = malloc(size + 1);
+	if (z == NULL)
+		abort();
 	if (size > 0)
 		memcpy(z, data, size);
 	z[size] = '\0';
 	check_any((const uint8_t *)z, size);
+	free(z);
 	check_tamper(data, size);
 	return 0;
 }
