@@ -43,6 +43,7 @@ check_spool(smtpsend_message *m, const msg_prep *p)
 	smtpsend_error err = SMTPSEND_ERROR_INIT;
 	msg_reader *rd = NULL;
 	char buf[4096];
+	char head[4]; /* the first octets of the current line */
 	uint64_t total = 0;
 	size_t col = 0, got;
 	bool in_header = true, eight = false, bol = true, cr = false;
@@ -69,12 +70,14 @@ check_spool(smtpsend_message *m, const msg_prep *p)
 			cr = ch == '\r';
 			if (cr)
 				continue;
-			/* a header line starting "Bcc:" (any case) */
-			if (in_header && bol && got - i >= 4 &&
-			    strncasecmp(buf + i, "Bcc:", 4) == 0)
-				abort();
 			bol = false;
+			if (col < sizeof(head))
+				head[col] = ch;
 			if (++col > SMTP_TEXT_LINE_MAX)
+				abort();
+			/* a header line starting "Bcc:" (any case) */
+			if (in_header && col == sizeof(head) &&
+			    strncasecmp(head, "Bcc:", sizeof(head)) == 0)
 				abort();
 		}
 		total += got;
