@@ -52,6 +52,7 @@ else
 	/usr/bin/python3 tests/static/compdb.py "$out/build-clang" "$src" \
 		"$out/cdb-all" common keyring libsend tools tests >/dev/null
 
+	t0=$SECONDS
 	nice cppcheck --project="$out/cdb-all/compile_commands.json" \
 		--library=gtk --library=posix --library=openssl \
 		--enable=warning,portability,performance --inline-suppr \
@@ -60,12 +61,13 @@ else
 		>"$out/cppcheck.log" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ] && ! grep -q . "$out/cppcheck.log"; then
-		tap OK "cppcheck: no findings"
+		tap OK "cppcheck: no findings ($((SECONDS - t0)) s)"
 	else
 		tap FAIL "cppcheck: $(grep -c '\]$' "$out/cppcheck.log") findings (rc $rc)" \
 			"$out/cppcheck.log"
 	fi
 
+	t0=$SECONDS
 	nice run-clang-tidy -p "$out/cdb-tidy" -j2 -quiet \
 		>"$out/clang-tidy.raw" 2>&1
 	rc=$?
@@ -74,7 +76,7 @@ else
 		"$out/clang-tidy.log" | sort -u >"$out/clang-tidy.findings"
 	found=$(wc -l <"$out/clang-tidy.findings")
 	if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
-		tap OK "clang-tidy: no findings"
+		tap OK "clang-tidy: no findings ($((SECONDS - t0)) s)"
 	else
 		tap FAIL "clang-tidy: $found findings (rc $rc)" \
 			"$out/clang-tidy.findings"
@@ -88,13 +90,14 @@ fi
 # covers the rest at run time.  DeprecatedOrUnsafeBufferHandling wants
 # C11 Annex K, which glibc lacks (as in .clang-tidy).
 rm -rf "$out/build-scan" "$out/scan-report"
+t0=$SECONDS
 if CC=clang nice scan-build -o "$out/scan-report" meson setup \
 	"$out/build-scan" -Dtests=disabled >"$out/scan-setup.log" 2>&1 &&
 	nice scan-build --status-bugs -o "$out/scan-report" \
 		-disable-checker unix.Malloc \
 		-disable-checker security.insecureAPI.DeprecatedOrUnsafeBufferHandling \
 		ninja -C "$out/build-scan" >"$out/scan-build.log" 2>&1; then
-	tap OK "scan-build: no bugs"
+	tap OK "scan-build: no bugs ($((SECONDS - t0)) s)"
 else
 	grep -E 'warning:|bugs? found|error' "$out/scan-build.log" \
 		"$out/scan-setup.log" >"$out/scan-build.findings"
