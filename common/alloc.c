@@ -104,7 +104,8 @@ common_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return calloc(n, size);
+	/* calloc(0) may give NULL or not: ask for a byte, as glibc does */
+	return calloc(n != 0 ? n : 1, size != 0 ? size : 1);
 }
 
 void *

@@ -8,6 +8,7 @@
  * works, it just may have its secret paged out.  A block is released in
  * this order: wipe, undo madvise/mlock, free.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -144,6 +145,9 @@ secbuf_append(secbuf *b, const void *p, size_t n)
 	r = secbuf_reserve(b, n);
 	if (r < 0)
 		return r;
+	/* reserve leaves a block of at least len + n + 1 (for the
+	 * analyzer, which cannot see that cap > 0 implies data != NULL) */
+	assert(b->data != NULL);
 	if (inside)
 		src = b->data + off;
 	if (n > 0)

@@ -1034,7 +1034,9 @@ each_line(const char *path, LineFunc fn, gpointer data, guint64 *lineno,
 	if (r == 0)
 		(void)flock(fd, LOCK_UN);
 	left = st.st_size;
-	buf = g_malloc(cap);
+	/* zeroed: the analyzer cannot follow that only the first 'have'
+	 * bytes are ever read */
+	buf = g_malloc0(cap);
 	for (;;) {
 		const char *p = buf, *end = buf + have, *nl;
 		ssize_t got;
@@ -1165,6 +1167,9 @@ verify_line(const char *line, size_t len, guint64 lineno, gboolean has_nl,
 			    "line %" G_GUINT64_FORMAT ": %s", lineno, why);
 		return FALSE;
 	}
+	/* parsed, so hash is set (the analyzer assumes g_strdup() may
+	 * return NULL and so why may be NULL on the torn-line path) */
+	g_assert(r.hash != NULL);
 	v->n = r.seq;
 	memcpy(v->prev, r.hash, AUDIT_HEX + 1);
 	kr_audit_record_clear(&r);

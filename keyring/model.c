@@ -142,7 +142,6 @@ gboolean
 kr_validate_name(const char *name, GError **error)
 {
 	if (name == NULL || !logsafe_is_name(name, strlen(name))) {
-		g_autofree char *shown = NULL;
 		char esc[LOGSAFE_MAX(KR_NAME_MAX + 1)];
 
 		if (name != NULL)

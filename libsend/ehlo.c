@@ -23,7 +23,7 @@ static const struct {
 static char
 ascii_upper(char c)
 {
-	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+	return (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
 }
 
 static bool

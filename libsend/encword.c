@@ -298,8 +298,8 @@ b64_put(struct sbuf *b, const unsigned char *s, size_t n)
 			v |= s[i + 2];
 		q[0] = b64_alphabet[(v >> 18) & 63];
 		q[1] = b64_alphabet[(v >> 12) & 63];
-		q[2] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64_alphabet[v & 63] : '=';
+		q[2] = (char)(i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=');
+		q[3] = (char)(i + 2 < n ? b64_alphabet[v & 63] : '=');
 		sb_put(b, q, 4);
 	}
 }

@@ -491,7 +491,8 @@ spool_line(spooler *sp, const char *line, size_t len, smtpsend_error *err)
 			if ((sp->flags & SMTPSEND_RAW_RCPTS_FROM_HEADERS) &&
 			    (bcc || field_is(line, len, "To") ||
 			     field_is(line, len, "Cc"))) {
-				const char *v = memchr(line, ':', len) + 1;
+				const char *v =
+				    (const char *)memchr(line, ':', len) + 1;
 
 				sp->collecting = true;
 				if (sp->hdr_len > 0) {
@@ -554,9 +555,10 @@ spool_missing(smtpsend_message *m, spooler *sp, int tmp,
 	char buf[512];
 	int r = 0, n;
 
+	/* The body spool is appended after this, to tmp, in every case. */
+	sp->out = tmp;
 	if (!(sp->flags & SMTPSEND_RAW_ADD_MISSING))
 		return 0;
-	sp->out = tmp;
 	if (!sp->seen_date) {
 		char date[64];
 

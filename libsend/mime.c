@@ -274,9 +274,9 @@ b64_lines(const unsigned char *in, size_t n, char *out, bool *started)
 				v |= in[j + 2];
 			out[o++] = b64_alphabet[(v >> 18) & 63];
 			out[o++] = b64_alphabet[(v >> 12) & 63];
-			out[o++] =
-			    j + 1 < end ? b64_alphabet[(v >> 6) & 63] : '=';
-			out[o++] = j + 2 < end ? b64_alphabet[v & 63] : '=';
+			out[o++] = (char)(j + 1 < end ? b64_alphabet[(v >> 6) & 63]
+						      : '=');
+			out[o++] = (char)(j + 2 < end ? b64_alphabet[v & 63] : '=');
 		}
 	}
 	return o;

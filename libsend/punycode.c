@@ -122,7 +122,7 @@ static char
 digit_char(uint32_t d)
 {
 	/* 0..25 'a'..'z', 26..35 '0'..'9' */
-	return d < 26 ? (char)('a' + d) : (char)('0' + (d - 26));
+	return (char)(d < 26 ? 'a' + d : '0' + (d - 26));
 }
 
 /* Digit value of c, or PC_BASE when c is not a digit. */

@@ -86,7 +86,7 @@ int
 smtp_reply_feed(smtp_reply *r, const char *line, size_t len)
 {
 	unsigned code;
-	size_t off, tlen, need;
+	size_t off = 0, tlen, need; /* off is not set when check_line fails */
 	int rc;
 
 	if (r == NULL)

@@ -50,7 +50,7 @@ _Static_assert(ARRAY_SIZE(mech_names) == _SASL_MECH_MAX,
 static char
 ascii_upper(char ch)
 {
-	return ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : ch;
+	return (char)(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
 }
 
 static bool

@@ -714,7 +714,7 @@ typedef struct {
 static int
 cmd_add(cmdbuf *b, const char *line, size_t n)
 {
-	if (b->len + n + 2 > b->cap) {
+	if (b->p == NULL || b->len + n + 2 > b->cap) {
 		size_t ncap = (b->cap ? b->cap * 2 : 1024) + n + 2;
 		char *np = common_malloc(ncap);
 

@@ -261,9 +261,20 @@ tls_start(conn *c, SSL_CTX *ctx, const char *host, const char *pin,
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) !=
 		    1)
 			goto setup_fail;
-	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
-		   SSL_set1_host(ssl, host) != 1) {
-		goto setup_fail;
+	} else {
+		/* SSL_set_tlsext_host_name() is a macro taking a non-const
+		 * pointer (OpenSSL copies the name and refuses one over
+		 * TLSEXT_MAXLEN_host_name): give it our own copy
+		 * rather than casting const away. */
+		char sni[TLSEXT_MAXLEN_host_name + 1];
+		size_t n = strlen(host);
+
+		if (n >= sizeof(sni))
+			goto setup_fail;
+		memcpy(sni, host, n + 1);
+		if (SSL_set_tlsext_host_name(ssl, sni) != 1 ||
+		    SSL_set1_host(ssl, host) != 1)
+			goto setup_fail;
 	}
 	if (SSL_set_fd(ssl, c->fd) != 1)
 		goto setup_fail;

@@ -70,8 +70,11 @@ int
 cli_fail_account(const char *account, const GError *error)
 {
 	g_autofree char *msg = cli_escape(error->message);
-	g_autofree char *quoted = g_strdup_printf("'%s'", account);
+	g_autofree char *quoted = NULL;
 
+	/* no "%s" with NULL: that is undefined behaviour */
+	if (account != NULL)
+		quoted = g_strdup_printf("'%s'", account);
 	if (account == NULL || strstr(error->message, quoted) != NULL)
 		cli_msg("%s", msg);
 	else

@@ -27,6 +27,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include <smtpcred/provider.h>
 #include <smtpsend/smtpsend.h>
 
@@ -242,8 +244,9 @@ main(int argc, char **argv)
 	smtpsend_message *m = NULL;
 	struct rlimit no_core = {0, 0};
 	static char dash_i[] = "-i";
-	Rcpt *rcpts;
-	const char **attach;
+	/* freed on every return, usage errors included */
+	g_autofree Rcpt *rcpts = NULL;
+	g_autofree const char **attach = NULL;
 	size_t nrcpt = 0, nattach = 0;
 	const char *account = NULL, *env_from = NULL, *full_name = NULL;
 	const char *from = NULL, *subject = NULL, *html = NULL;
@@ -254,10 +257,8 @@ main(int argc, char **argv)
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	opterr = 0;
-	rcpts = calloc((size_t)argc + 1, sizeof(*rcpts));
-	attach = calloc((size_t)argc + 1, sizeof(*attach));
-	if (rcpts == NULL || attach == NULL)
-		return EX_OSERR;
+	rcpts = g_new0(Rcpt, (size_t)argc + 1);
+	attach = g_new0(const char *, (size_t)argc + 1);
 
 	/* "-oi" is sendmail's spelling of -i: map it before getopt. */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -439,7 +440,5 @@ out:
 	smtpsend_result_clear(&res);
 	smtpsend_session_free(s);
 	smtpsend_message_free(m);
-	free(rcpts);
-	free(attach);
 	return rc;
 }

@@ -187,7 +187,8 @@ check_structured(const char *name, const uint8_t *v, size_t len)
 	/* "Name:" then " value", or nothing for an empty value */
 	if (ulen != nlen + 1 + (len > 0 ? 1 + len : 0) ||
 	    memcmp(u, name, nlen) != 0 || u[nlen] != ':' ||
-	    (len > 0 && (u[nlen + 1] != ' ' || memcmp(u + nlen + 2, v, len))))
+	    (len > 0 && (u[nlen + 1] != ' ' ||
+			     memcmp(u + nlen + 2, v, len) != 0)))
 		abort();
 	free(u);
 	common_free(f);

@@ -31,8 +31,10 @@ setup(void **state)
 	Fixture *f = g_new0(Fixture, 1);
 
 	f->dir = g_dir_make_tmp("test-audit-XXXXXX", NULL);
-	if (f->dir == NULL)
+	if (f->dir == NULL) {
+		g_free(f);
 		return -1;
+	}
 	f->path = g_build_filename(f->dir, "audit.log", NULL);
 	*state = f;
 	return 0;
