@@ -420,14 +420,12 @@ run_helper(pam_handle_t *pamh, const options *o, const char *tok,
 		return;
 	}
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		logf_(pamh, LOG_ERR, "pipe: %s; %s skipped", strerror(errno),
-		      reason);
+		logf_(pamh, LOG_ERR, "pipe: %m; %s skipped", reason);
 		return;
 	}
 	pid = fork();
 	if (pid < 0) {
-		logf_(pamh, LOG_ERR, "fork: %s; %s skipped", strerror(errno),
-		      reason);
+		logf_(pamh, LOG_ERR, "fork: %m; %s skipped", reason);
 		close(fds[0]);
 		close(fds[1]);
 		return;

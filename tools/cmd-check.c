@@ -244,6 +244,7 @@ static void
 check_versions(Report *r)
 {
 	unsigned long ossl = OpenSSL_version_num();
+	g_autofree char *secret_path = NULL;
 
 	line(r,
 	     glib_check_version(2, 74, 0) == NULL ? 0 : 2, "GLib",
