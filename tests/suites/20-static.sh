@@ -48,9 +48,9 @@ else
 	# analyzer does not know that a failed cmocka assertion ends the test,
 	# and so reports the paths behind every assert (cppcheck reads them).
 	/usr/bin/python3 tests/static/compdb.py "$out/build-clang" "$src" \
-		"$out/cdb-tidy" common keyring libsend tools tests/fuzz >/dev/null
+		"$out/cdb-tidy" common keyring libsend tools pam tests/fuzz >/dev/null
 	/usr/bin/python3 tests/static/compdb.py "$out/build-clang" "$src" \
-		"$out/cdb-all" common keyring libsend tools tests >/dev/null
+		"$out/cdb-all" common keyring libsend tools pam tests >/dev/null
 
 	t0=$SECONDS
 	nice cppcheck --project="$out/cdb-all/compile_commands.json" \
