@@ -414,6 +414,36 @@ account_status(const SmtpcredAccount *a, guint warn_days,
 
 /* ---- main -------------------------------------------------------------- */
 
+/* Test builds only: with SMTPCRED_TEST_PAUSE_FIFO=PATH, once the command
+ * is done the process writes its pid to PATH.ready and waits until
+ * something opens PATH (a FIFO the test made) for writing and closes it,
+ * so the test can read this process's memory before it exits
+ * (tests/hygiene). */
+static void
+test_pause_at_exit(void)
+{
+#ifdef SMTPCRED_TEST_HOOKS
+	const char *fifo = secure_getenv("SMTPCRED_TEST_PAUSE_FIFO");
+	g_autofree char *ready = NULL;
+	g_autofree char *pid = NULL;
+	char c;
+	int fd;
+
+	if (fifo == NULL)
+		return;
+	ready = g_strdup_printf("%s.ready", fifo);
+	pid = g_strdup_printf("%ld\n", (long)getpid());
+	if (!g_file_set_contents(ready, pid, -1, NULL))
+		return;
+	fd = open(fifo, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while (read(fd, &c, 1) > 0)
+			;
+		close(fd);
+	}
+#endif
+}
+
 static void
 harden(void)
 {
@@ -507,9 +537,13 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			/* The command sees argv[0] = its own name. */
+			int rc;
+
 			optind++;
-			return commands[i].fn(argc - optind + 1,
-					      argv + optind - 1);
+			rc = commands[i].fn(argc - optind + 1,
+					    argv + optind - 1);
+			test_pause_at_exit();
+			return rc;
 		}
 	}
 	{
