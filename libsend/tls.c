@@ -306,6 +306,20 @@ tls_start(conn *c, SSL_CTX *ctx, const char *host, const char *pin,
 			}
 			continue;
 		}
+		if (BIO_number_read(SSL_get_rbio(ssl)) == 0 &&
+		    (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ||
+		     ERR_GET_REASON(ERR_peek_error()) ==
+			 SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+			/* The peer went away before sending a single
+			 * handshake byte: a network failure to retry, not a
+			 * TLS refusal (a server that answers and then fails
+			 * the handshake is refused below). */
+			ERR_clear_error();
+			SSL_free(ssl);
+			return send_fail(err, SMTPSEND_E_IO, "tls-handshake",
+					 "the server closed the connection "
+					 "during the TLS handshake");
+		}
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK) {
 			ERR_clear_error();

@@ -39,6 +39,12 @@ Modes (each changes one thing of the normal dialogue):
   dropdata       closes during DATA after the first line of the message
   dropthird      a normal dialogue, but closes the connection during the
                  third message of a connection (after its first line)
+  drop-STAGE     closes the connection without a word where STAGE is:
+                 greeting (before the 220), ehlo, starttls (on receiving
+                 the command), tls (in the middle of the handshake: after
+                 the 220, before reading the ClientHello), auth, mail,
+                 rcpt, data (on receiving them), dot (after the final
+                 ".", before the reply)
   421greet 421ehlo 421mail 421rcpt 421data 421dot
                  421 at that stage (greeting, EHLO, MAIL, RCPT, DATA
                  command, after the final "."), then close
@@ -66,6 +72,9 @@ MODES = {"ok", "nostarttls", "strip", "inject", "starttls454", "tls11",
          "authbeforetls", "endless334", "longline", "manylines", "codechange",
          "drop354", "dropdata", "dropthird", "421greet", "421ehlo", "421mail", "421rcpt",
          "421data", "421dot", "slow", "badgreet"}
+DROP_STAGES = ("greeting", "ehlo", "starttls", "tls", "auth", "mail", "rcpt",
+               "data", "dot")
+MODES |= {"drop-" + s for s in DROP_STAGES}
 CERTS = {"selfsigned", "expired", "notyet", "wronghost", "server"}
 HOST = "hostile.test"
 
@@ -184,6 +193,8 @@ class Session:
         if m == "421greet":
             await self.send("421 4.3.2 %s service not available" % HOST)
             return await self.close("421 at greeting")
+        if m == "drop-greeting":
+            return await self.close("drop before the greeting")
         if m == "badgreet":
             await self.send("554 5.3.2 %s no SMTP service here" % HOST)
         elif m == "longline":
@@ -201,6 +212,14 @@ class Session:
             if m == "badgreet":
                 await self.send("503 5.5.1 no service")
                 continue
+            stage = {"EHLO": "ehlo", "HELO": "ehlo", "STARTTLS": "starttls",
+                     "AUTH": "auth", "MAIL": "mail", "RCPT": "rcpt",
+                     "DATA": "data"}.get(verb)
+            if stage is not None and m == "drop-" + stage and \
+                    (stage != "ehlo" or self.tls):
+                # EHLO: the one after TLS, so the drop hits a verified
+                # session, the case that matters for "not sent".
+                return await self.close("drop at %s" % verb)
             if verb in ("EHLO", "HELO"):
                 if m == "421ehlo":
                     await self.send("421 4.3.2 %s closing at EHLO" % HOST)
@@ -222,6 +241,8 @@ class Session:
                         await self.w.drain()
                     else:
                         await self.send("220 2.0.0 ready to start TLS")
+                    if m == "drop-tls":
+                        return await self.close("drop in the TLS handshake")
                     try:
                         await self.w.start_tls(self.srv.tls_ctx)
                     except (ssl.SSLError, ConnectionError, OSError) as e:
@@ -264,6 +285,8 @@ class Session:
                 body = await self.data()
                 if body is None:
                     return await self.close("drop during DATA")
+                if m == "drop-dot":
+                    return await self.close("drop after the final dot")
                 if m == "421dot":
                     await self.send("421 4.3.2 closing after the message")
                     return await self.close("421 after the final dot")
