@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -665,14 +666,29 @@ smtpcred_audit_check(const char *path, GError **error)
 	return TRUE;
 }
 
+/* Admin changes write several records; with less room than this on the
+ * log's file system one of them could fail after the keyring changed, so
+ * the change is refused before it starts. */
+#define AUDIT_MIN_FREE (64 * 1024)
+
 gboolean
 kr_audit_ready(GError **error)
 {
 	g_autofree char *path = smtpcred_audit_path();
 	int fd = audit_open(path, NULL, error);
+	struct statvfs fs;
 
 	if (fd < 0) {
 		g_prefix_error(error, "nothing was changed: ");
+		return FALSE;
+	}
+	if (fstatvfs(fd, &fs) == 0 &&
+	    (guint64)fs.f_bavail * fs.f_frsize < AUDIT_MIN_FREE) {
+		close(fd);
+		set_audit_error(error, ENOSPC,
+				"nothing was changed: the file system of the "
+				"audit log %s has less than %d KiB free",
+				path, AUDIT_MIN_FREE / 1024);
 		return FALSE;
 	}
 	close(fd);
