@@ -765,10 +765,12 @@ add_path(msg_prep *p, const smtp_addr *a, smtpsend_error *err)
 	common_free(p->rcpt_addrs);
 	p->rcpt_paths = np;
 	p->rcpt_addrs = na;
-	if (na[p->nrcpt] == NULL)
+	/* Counted before the check, so msg_prep_clear() frees the path
+	 * even when the copy of the address failed. */
+	p->nrcpt++;
+	if (na[p->nrcpt - 1] == NULL)
 		return send_fail(err, SMTPSEND_E_NOMEM, "message",
 				 "out of memory");
-	p->nrcpt++;
 	if (a->utf8_local)
 		p->smtputf8 = true;
 	return 0;
