@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -108,9 +109,27 @@ kr_crash_point(const char *point)
 {
 #ifdef SMTPCRED_TEST_HOOKS
 	const char *at = g_getenv("SMTPCRED_TEST_CRASH_AT");
+	const char *pause_at = g_getenv("SMTPCRED_TEST_PAUSE_AT");
+	const char *fifo = g_getenv("SMTPCRED_TEST_PAUSE_FIFO");
 
 	if (at != NULL && strcmp(at, point) == 0)
 		raise(SIGKILL);
+	/* Pause here until the test has done something to the world (kill
+	 * the keyring daemon): PATH.ready says we are here, then wait for
+	 * the FIFO at PATH to be opened for writing and closed. */
+	if (pause_at != NULL && fifo != NULL && strcmp(pause_at, point) == 0) {
+		g_autofree char *ready = g_strdup_printf("%s.ready", fifo);
+		char c;
+		int fd;
+
+		if (g_file_set_contents(ready, point, -1, NULL)) {
+			fd = open(fifo, O_RDONLY | O_CLOEXEC);
+			while (fd >= 0 && read(fd, &c, 1) > 0)
+				;
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 #else
 	(void)point;
 #endif

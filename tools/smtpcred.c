@@ -414,7 +414,7 @@ account_status(const SmtpcredAccount *a, guint warn_days,
 
 /* ---- main -------------------------------------------------------------- */
 
-/* Test builds only: with SMTPCRED_TEST_PAUSE_FIFO=PATH, once the command
+/* Test builds only: with SMTPCRED_TEST_EXIT_FIFO=PATH, once the command
  * is done the process writes its pid to PATH.ready and waits until
  * something opens PATH (a FIFO the test made) for writing and closes it,
  * so the test can read this process's memory before it exits
@@ -423,7 +423,7 @@ static void
 test_pause_at_exit(void)
 {
 #ifdef SMTPCRED_TEST_HOOKS
-	const char *fifo = secure_getenv("SMTPCRED_TEST_PAUSE_FIFO");
+	const char *fifo = secure_getenv("SMTPCRED_TEST_EXIT_FIFO");
 	g_autofree char *ready = NULL;
 	g_autofree char *pid = NULL;
 	char c;

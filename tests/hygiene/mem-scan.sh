@@ -54,7 +54,7 @@ paused_scan() {
 	local fifo=$SRV/pause pid rc
 	rm -f "$fifo" "$fifo.ready"
 	mkfifo "$fifo"
-	SMTPCRED_TEST_PAUSE_FIFO=$fifo "$@" <"$SECRET_DIR/pw" >"$SRV/cli.out" 2>&1 &
+	SMTPCRED_TEST_EXIT_FIFO=$fifo "$@" <"$SECRET_DIR/pw" >"$SRV/cli.out" 2>&1 &
 	cpid=$!
 	for _ in $(seq 200); do [ -s "$fifo.ready" ] && break; sleep 0.05; done
 	pid=$(cat "$fifo.ready" 2>/dev/null)
