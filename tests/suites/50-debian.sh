@@ -98,11 +98,15 @@ rel = [r for r in d["relationships"] if r["relationshipType"] == "DEPENDS_ON"]
 assert len(rel) == len(names) - 1
 ' "$X/usr/share/doc/smtpcred-tools/sbom.spdx.json"
 
-# Install, recording what the system looked like before.
+# Install, recording what the system looked like before.  The source and
+# output trees are left out wherever the checkout lives (CI clones it
+# outside /work): the autopkgtests write their own files there.
+SRC_ABS=$(cd "$src" && pwd -P) OUT_ABS=$(cd "$out" && pwd -P)
 snap() { find / -xdev \( -path /proc -o -path /sys -o -path /tmp -o -path /run \
 	-o -path /var/cache -o -path /var/log -o -path /var/lib/apt -o -path /var/lib/dpkg \
 	-o -path /var/tmp -o -path /root -o -path /work -o -path /var/lib/systemd \
-	-o -path /var/spool -o -path /var/mail \) -prune -o -print 2>/dev/null | sort; }
+	-o -path /var/spool -o -path /var/mail -o -path "$SRC_ABS" -o -path "$OUT_ABS" \) \
+	-prune -o -print 2>/dev/null | sort; }
 snap >"$out/before.list"
 DEBS=()
 for p in "${PKGS[@]}"; do DEBS+=("$B1/${p}_0.1.0_amd64.deb"); done
