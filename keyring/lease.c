@@ -260,15 +260,18 @@ smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
 					    : SMTPCRED_DEFAULT_TIMEOUT_MS) *
 		       1000;
 	prepare_wait();
+	kr_crash_point("lease-start");
 	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
 	if (store == NULL)
 		goto fail;
 	usable = resolve(store, account, deadline, &a, &s, &local);
 	if (usable == NULL)
 		goto fail;
+	kr_crash_point("lease-resolved");
 	value = kr_item_secret(store, usable, deadline, &local);
 	if (value == NULL)
 		goto fail;
+	kr_crash_point("lease-secret-read");
 	server = g_strdup_printf("%s:%u", s.host, s.port);
 
 	/* Fail closed: no record, no secret (unless the account opts out). */

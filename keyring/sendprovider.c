@@ -20,6 +20,7 @@ provider_class(int code)
 	case SMTPCRED_E_TIMEOUT:
 	case SMTPCRED_E_BUSY:
 	case SMTPCRED_E_AUDIT:
+	case SMTPCRED_E_CONFLICT: /* the keyring changed while we read it */
 	case SMTPCRED_E_NOMEM:
 		return SMTPSEND_PROVIDER_TEMPORARY;
 	default:

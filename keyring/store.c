@@ -119,8 +119,20 @@ map_error(const SmtpcredStore *store, GError *local, const char *what,
 	} else if (g_error_matches(local, SECRET_ERROR,
 				   SECRET_ERROR_NO_SUCH_OBJECT) ||
 		   g_error_matches(local, G_DBUS_ERROR,
-				   G_DBUS_ERROR_UNKNOWN_OBJECT)) {
-		code = SMTPCRED_ERROR_CONFLICT;
+				   G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+		   /* gnome-keyring's answer for a path it does not have */
+		   (g_error_matches(local, G_DBUS_ERROR,
+				    G_DBUS_ERROR_UNKNOWN_METHOD) &&
+		    strstr(msg, "does not exist") != NULL)) {
+		/* Read a moment ago, gone now: the daemon restarted (a fresh
+		 * one knows no item of a locked collection) or another
+		 * process changed the account.  Reading again settles it. */
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_CONFLICT,
+			    "the keyring changed while we read it (%s; its "
+			    "daemon restarted, or another process changed "
+			    "the account); try again: %s",
+			    what, msg);
+		return;
 	}
 	g_set_error(error, SMTPCRED_ERROR, code, "Secret Service %s failed: %s",
 		    what, msg);

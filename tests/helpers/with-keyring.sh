@@ -16,7 +16,11 @@ if [ -z "${WITH_KEYRING_INNER:-}" ]; then
 	# No display: a prompt must fail fast instead of opening a window.
 	unset DISPLAY WAYLAND_DISPLAY
 	export WITH_KEYRING_INNER=1
-	exec dbus-run-session -- "$0" "$@"
+	# Services the bus starts on demand (a fresh gnome-keyring-daemon
+	# after a test killed the first) inherit the bus daemon's stdout and
+	# print their environment there: keep it off CMD's stdout (TAP).
+	exec dbus-run-session --dbus-daemon="$(dirname "$0")/dbus-daemon-stderr.sh" \
+		-- "$0" "$@"
 fi
 unset WITH_KEYRING_INNER
 here=$(cd "$(dirname "$0")" && pwd)

@@ -15,19 +15,6 @@ skip_all_without_hooks
 CANARY="CANARY-s3cr3t-keyring-killed"
 FIFO=$WK_DIR/pause
 
-daemon_pid() {
-	dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
-		org.freedesktop.DBus.GetConnectionUnixProcessID \
-		string:org.freedesktop.secrets 2>/dev/null | awk '/uint32/ {print $2}'
-}
-start_daemon() {
-	# --replace: the bus may have activated a fresh, locked daemon on
-	# the first call after the kill; this one unlocks the login keyring.
-	printf '%s' "$KEYRING_PASSWORD" |
-		gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1
-	for _ in $(seq 100); do [ -n "$(daemon_pid)" ] && return 0; sleep 0.05; done
-	return 1
-}
 current_of() {
 	"$SMTPCRED" show "$1" --json 2>/dev/null | /usr/bin/python3 -c '
 import json, sys

@@ -487,6 +487,22 @@ assert_secret() { # EXPECTED ATTR VALUE [ATTR VALUE...]
 	return 1
 }
 
+# The PID of the session bus's Secret Service (empty when none), and a
+# fresh unlocked gnome-keyring-daemon in its place (for tests that kill it).
+daemon_pid() {
+	dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
+		org.freedesktop.DBus.GetConnectionUnixProcessID \
+		string:org.freedesktop.secrets 2>/dev/null | awk '/uint32/ {print $2}'
+}
+start_daemon() {
+	# --replace: the bus may have activated a fresh, locked daemon on
+	# the first call after the kill; this one unlocks the login keyring.
+	printf '%s' "$KEYRING_PASSWORD" |
+		gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1
+	for _ in $(seq 100); do [ -n "$(daemon_pid)" ] && return 0; sleep 0.05; done
+	return 1
+}
+
 # ---- the canary -------------------------------------------------------------
 
 # canary_check CANARY: one TAP check each for
