@@ -24,12 +24,13 @@ if [ -z "${WITH_KEYRING_INNER:-}" ]; then
 fi
 unset WITH_KEYRING_INNER
 here=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/smtpcred-kr.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-kr.XXXXXX")
 cleanup() {
 	local pid
 	pid=$(cat "$T/keyring.pid" 2>/dev/null || true)
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	rm -rf "$T"
+	# KEEP_TEST_FILES: left for the whole-run canary scan (scripts/test.sh)
+	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 export HOME=$T/home XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config \

@@ -7,11 +7,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${ALLOC_SWEEP:?}"
 CANARY="CANARY-s3cr3t-alloc-sweep-$$"
-SRV=$(mktemp -d /tmp/smtpcred-sweep.XXXXXX)
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-sweep.XXXXXX")
 chmod 711 "$SRV"
-trap 'bash "$top/tests/servers/hostile.sh" stop "$SRV/d" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
+trap 'bash "$top/tests/servers/hostile.sh" stop "$SRV/d" >/dev/null 2>&1; [ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"' EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
-if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+PWFILE=$SRV/server-pw
+printf '%s' "$CANARY" >"$PWFILE"
+printf '%s\t%s\n' server-pw "the test server's password input" \
+	pw "the sweep's password input" >"$SRV/.canary-exempt"
+if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
 	bash "$top/tests/servers/hostile.sh" start ok "$SRV/d" >"$SRV/start.log" 2>&1; then
 	echo "Bail out! hostile server: $(tail -2 "$SRV/start.log")"
 	exit 1
@@ -28,7 +32,7 @@ else
 	echo "not ok 1 - allocation failure sweep over a whole send (exit $rc)"
 	tail -20 "$SRV/err" | sed 's/^/# /'
 fi
-if grep -q "$CANARY" "$SRV/out" "$SRV/err"; then
+if grep -qF -f "$SRV/pw" -- "$SRV/out" "$SRV/err"; then
 	echo "not ok 2 - canary: not in the sweep's output"
 else
 	echo "ok 2 - canary: not in the sweep's output"

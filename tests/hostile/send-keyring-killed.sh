@@ -42,14 +42,14 @@ auths() { grep -c 'C: AUTH' "$SRV/srv/hostile.log" 2>/dev/null; }
 leases_ok() { grep -c '"event":"lease","outcome":"ok","account":"lk"' "$(audit_log)" 2>/dev/null; }
 
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
-if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+PWFILE=$(secret_file pw "$CANARY")
+if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
 	bash "$top/tests/servers/hostile.sh" start ok "$SRV/srv" >"$SRV/start.log" 2>&1; then
 	echo "Bail out! the test server did not start: $(tail -3 "$SRV/start.log")"
 	exit 1
 fi
 # shellcheck disable=SC1091
 . "$SRV/srv/ports.env"
-secret_file pw "$CANARY" >/dev/null
 expect_rc 0 "$SMTPCRED" add lk --host localhost --port "$PORT" --tls starttls \
 	--user u@test.example --mechs PLAIN --ca-file "$SRV/pki/ca.crt" \
 	--password-stdin <"$SECRET_DIR/pw"

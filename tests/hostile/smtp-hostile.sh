@@ -12,18 +12,19 @@ top=$(cd "$here/../.." && pwd)
 : "${SMTPSEND:?}" "${SEND_BATCH:?}" "${CA_SWAP:?}"
 
 CANARY="CANARY-s3cr3t-hostile"
-SRV=$(mktemp -d /tmp/smtpcred-hostile.XXXXXX)
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-hostile.XXXXXX")
 chmod 711 "$SRV"
 cleanup() {
 	local d
 	for d in "$SRV"/m-*; do
 		[ -d "$d" ] && bash "$top/tests/servers/hostile.sh" stop "$d" >/dev/null 2>&1
 	done
-	rm -rf "$SRV"
+	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"
 }
 trap cleanup EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
 printf '%s' "$CANARY" >"$SECRET_DIR/pw"
+PWFILE=$SECRET_DIR/pw
 printf 'From: a@test.example\nTo: b@example.org\nSubject: hostile\n\nbody\n' \
 	>"$WK_DIR/msg.eml"
 N=0
@@ -41,7 +42,7 @@ run_mode() {
 	--timeout) extra=(--timeout 3) ;;
 	esac
 	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
-	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
 		bash "$top/tests/servers/hostile.sh" start "$mode" "$d" \
 		$([ "$tls" = implicit ] && echo --implicit) >"$SRV/start-$N.log" 2>&1; then
 		fail "hostile server $mode did not start: $(tail -3 "$SRV/start-$N.log")"
@@ -123,7 +124,7 @@ run_mode badgreet 69 '554' no
 # not sent, and the server stored exactly two.
 begin "batch of 5, connection dropped in the 3rd: 1-2 sent, 3-5 not sent; CA file swaps honoured in one process"
 d=$SRV/m-batch
-if PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS=$CANARY \
+if PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
 	bash "$top/tests/servers/hostile.sh" start dropthird "$d" >"$SRV/start-batch.log" 2>&1; then
 	# shellcheck disable=SC1091
 	. "$d/ports.env"

@@ -12,12 +12,13 @@ top=$(cd "$here/../.." && pwd)
 : "${MEM_SCAN:?}"
 
 CANARY="CANARY-s3cr3t-memscan-$$"
-SRV=$(mktemp -d /tmp/smtpcred-mem.XXXXXX)
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-mem.XXXXXX")
 chmod 711 "$SRV"
-trap 'bash "$top/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
+trap 'bash "$top/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; [ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"' EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
 printf '%s' "$CANARY" >"$SECRET_DIR/pw"
-if ! SMTP_USER=mem@test.example SMTP_PASS=$CANARY PKI_DIR=$SRV/pki \
+PWFILE=$SECRET_DIR/pw
+if ! SMTP_USER=mem@test.example SMTP_PASS_FILE=$PWFILE PKI_DIR=$SRV/pki \
 	bash "$top/tests/servers/postfix.sh" start "$SRV/s" >"$SRV/start.log" 2>&1; then
 	echo "Bail out! postfix did not start: $(tail -2 "$SRV/start.log")"
 	exit 1

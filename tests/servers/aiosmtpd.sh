@@ -5,7 +5,8 @@
 #   tests/servers/aiosmtpd.sh start DIR     (DIR is created if missing)
 #   tests/servers/aiosmtpd.sh stop DIR
 #
-# Environment (start): SMTP_USER, SMTP_PASS (default smtpuser / smtppass),
+# Environment (start): SMTP_USER, SMTP_PASS_FILE or SMTP_PASS (default
+# smtpuser / smtppass),
 # PKI_DIR (default DIR/pki, made by pki.sh), SRV_START_TIMEOUT (20 s).
 #
 # Ports and rules: see aiosmtpd_server.py (SUBMISSION_PORT: STARTTLS

@@ -117,9 +117,18 @@ class Handler:
         return "250 2.0.0 OK queued as " + name
 
 
+def read_password():
+    """From the file $SMTP_PASS_FILE, else $SMTP_PASS, else smtppass."""
+    name = os.environ.get("SMTP_PASS_FILE")
+    if name:
+        with open(name, "rb") as f:
+            return f.read()
+    return os.environb.get(b"SMTP_PASS", b"smtppass")
+
+
 async def serve(args):
     user = os.environb.get(b"SMTP_USER", b"smtpuser")
-    password = os.environb.get(b"SMTP_PASS", b"smtppass")
+    password = read_password()
     auth = Authenticator(user, password)
     for sub in ("new", "cur", "tmp", "envelope"):
         os.makedirs(os.path.join(args.maildir, sub), exist_ok=True)

@@ -9,6 +9,8 @@
 # Environment (start):
 #   SMTP_USER, SMTP_PASS   the only account (default smtpuser / smtppass);
 #                          any bytes except NUL and newline
+#   SMTP_PASS_FILE         the password from this file instead (tests: so
+#                          it is in no process's environment)
 #   PKI_DIR                test PKI to use (default DIR/pki, made by pki.sh)
 #   SMTPCRED_SERVERS_CACHE where the install script unpacked exim4
 #   SRV_START_TIMEOUT      seconds to wait for the ports (default 20)
@@ -78,7 +80,8 @@ ln -sfn "exim/log/mainlog" "$LOG"
 # Credentials, read at AUTH time with ${readfile} (no quoting problems:
 # nothing of them goes through the configuration file's syntax).
 printf '%s' "${SMTP_USER:-smtpuser}" >"$E/auth.user"
-printf '%s' "${SMTP_PASS:-smtppass}" >"$E/auth.pass"
+srv_pass >"$E/auth.pass" || exit 1
+srv_exempt "$DIR" exim/auth.pass "Exim's password for its AUTH check"
 chown "root:$EU" "$E/auth.user" "$E/auth.pass"
 chmod 640 "$E/auth.user" "$E/auth.pass"
 

@@ -385,7 +385,12 @@ class Server:
         self.maildir = args.maildir
         self.log = Log(args.log)
         self.user = os.environb.get(b"SMTP_USER", b"smtpuser")
-        self.password = os.environb.get(b"SMTP_PASS", b"smtppass")
+        name = os.environ.get("SMTP_PASS_FILE")
+        if name:
+            with open(name, "rb") as f:
+                self.password = f.read()
+        else:
+            self.password = os.environb.get(b"SMTP_PASS", b"smtppass")
         cert = "server"
         if self.mode.startswith("cert="):
             cert = self.mode[5:]

@@ -115,6 +115,25 @@ srv_dir() {
 	echo "$d"
 }
 
+# srv_pass: the account's password, from the file $SMTP_PASS_FILE (tests
+# pass it so, never through the environment of every server process) or
+# $SMTP_PASS, default "smtppass".
+srv_pass() {
+	if [ -n "${SMTP_PASS_FILE:-}" ]; then
+		cat -- "$SMTP_PASS_FILE" || srv_die "cannot read SMTP_PASS_FILE $SMTP_PASS_FILE"
+	else
+		printf '%s' "${SMTP_PASS:-smtppass}"
+	fi
+}
+
+# srv_exempt DIR GLOB REASON: DIR/GLOB holds the account's password by
+# design (the server's side: its user database, its transcript of AUTH).
+# The whole-run canary scan (tests/hygiene/canary-run.py) skips exactly
+# those files and prints the reason.
+srv_exempt() {
+	printf '%s\t%s\n' "$2" "$3" >>"$1/.canary-exempt"
+}
+
 # srv_pki DIR: the test PKI folder ($PKI_DIR, default DIR/pki), made once.
 srv_pki() {
 	local pki=${PKI_DIR:-$1/pki}

@@ -8,6 +8,8 @@
 # Environment (start):
 #   SMTP_USER, SMTP_PASS   the only account (default smtpuser / smtppass);
 #                          any bytes except NUL and newline; ':' is fine
+#   SMTP_PASS_FILE         the password from this file instead (tests: so
+#                          it is in no process's environment)
 #   PKI_DIR                test PKI to use (default DIR/pki, made by pki.sh)
 #   SMTPCRED_SERVERS_CACHE where the install script unpacked postfix
 #   SRV_START_TIMEOUT      seconds to wait for the ports (default 20)
@@ -69,7 +71,7 @@ srv_stop "$DIR"	# leftovers of a half-dead earlier run
 getent group postdrop >/dev/null || groupadd --system postdrop
 srv_check_user postfix
 USER_NAME=${SMTP_USER:-smtpuser}
-USER_PASS=${SMTP_PASS:-smtppass}
+USER_PASS=$(srv_pass) || exit 1
 PKI=$(srv_pki "$DIR")
 ETC=$DIR/postfix/etc
 DV=$DIR/dovecot
@@ -97,6 +99,7 @@ export LD_LIBRARY_PATH=$PF/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # ---- Dovecot: SASL server only (no IMAP/POP), passwd-file with one user.
 # The password is stored base64-encoded so that any byte but NUL works.
 printf '%s:{PLAIN.b64}%s\n' "$USER_NAME" "$(printf '%s' "$USER_PASS" | base64 -w0)" >"$DV/users"
+srv_exempt "$DIR" dovecot/users "Dovecot's password database"
 chmod 640 "$DV/users"
 chgrp dovecot "$DV/users" 2>/dev/null || true
 cat >"$DV/dovecot.conf" <<CONF

@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 
-WK_DIR=$(mktemp -d /tmp/smtpcred-nobus.XXXXXX)
+WK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-nobus.XXXXXX")
 export WK_DIR
 bus_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -14,7 +14,7 @@ cleanup() {
 	if [ -n "$bus_pid" ]; then
 		kill "$bus_pid" 2>/dev/null
 	fi
-	rm -rf "$WK_DIR"
+	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$WK_DIR"
 }
 trap cleanup EXIT
 

@@ -40,6 +40,7 @@ CAP_DIR=$WK_DIR/captured	# stdout/stderr of every command run
 SECRET_DIR=$WK_DIR/secret-in	# secret inputs written by the test itself
 mkdir -p "$CAP_DIR"
 mkdir -p "$SECRET_DIR" && chmod 700 "$SECRET_DIR"
+printf '*\t%s\n' "the test's own password inputs" >"$SECRET_DIR/.canary-exempt"
 
 T_NUM=0
 T_FAILED=0
@@ -56,7 +57,8 @@ RC=0
 # Print stdin as TAP diagnostics, with any canary masked: a failure report
 # must not itself spread a secret into the meson log.
 diag() {
-	sed -e 's/CANARY-s3cr3t-[A-Za-z0-9._-]*/<canary>/g' -e 's/^/# /'
+	# [t]: the pattern must not itself look like a canary in sed's argv
+	sed -e 's/CANARY-s3cr3[t]-[A-Za-z0-9._-]*/<canary>/g' -e 's/^/# /'
 }
 
 note() {
@@ -201,10 +203,15 @@ expect_rc_pty() {
 	ERR=$base.err
 	printf '%s\n' "${*:4}" >"$base.cmd"
 	: >"$ERR"
-	T_PW1=$2 T_PW2=$3 timeout "$CMD_TIMEOUT" "$PYTHON" - "$OUT" "${@:4}" <<'EOF' 2>"$base.pty-err"
+	# The answers go through a file (never argv or the environment: the
+	# whole-run scan reads those of every process).
+	(umask 077 && printf '%s\0%s' "$2" "$3" >"$SECRET_DIR/pty-answers")
+	timeout "$CMD_TIMEOUT" "$PYTHON" - "$SECRET_DIR/pty-answers" "$OUT" "${@:4}" <<'EOF' 2>"$base.pty-err"
 import os, select, sys, termios, time
-out_path, argv = sys.argv[1], sys.argv[2:]
-answers = [os.environ.pop("T_PW1").encode(), os.environ.pop("T_PW2").encode()]
+answers_path, out_path, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(answers_path, "rb") as f:
+    answers = f.read().split(b"\0")
+os.unlink(answers_path)
 pid, fd = os.forkpty()
 if pid == 0:
     os.execv(argv[0], argv)
@@ -263,14 +270,14 @@ EOF
 # ---- assertions on captured text -----------------------------------------
 
 assert_contains() { # FILE TEXT  (fixed string)
-	grep -qF -- "$2" "$1" && return 0
+	grep -qF -f <(printf '%s\n' "$2") -- "$1" && return 0
 	fail "$(basename "$1") does not contain '$2'"
 	excerpt "$(basename "$1")" "$1"
 	return 1
 }
 
 assert_not_contains() { # FILE TEXT
-	grep -qF -- "$2" "$1" || return 0
+	grep -qF -f <(printf '%s\n' "$2") -- "$1" || return 0
 	fail "$(basename "$1") contains '$2'"
 	excerpt "$(basename "$1")" "$1"
 	return 1
@@ -292,7 +299,7 @@ assert_not_matches() { # FILE ERE
 
 # The text is in stdout or stderr of the last command.
 assert_output_contains() { # TEXT
-	grep -qF -- "$1" "$OUT" "$ERR" && return 0
+	grep -qF -f <(printf '%s\n' "$1") -- "$OUT" "$ERR" && return 0
 	fail "neither stdout nor stderr contains '$1'"
 	excerpt stdout "$OUT"
 	excerpt stderr "$ERR"
@@ -518,10 +525,12 @@ canary_check() {
 		keyring_items "$CAP_DIR/items-at-end.txt" || true
 	fi
 	begin "canary: no trace of the secret in any file, output, label or attribute"
+	# grep reads the canary from a file: never put it in argv
+	(umask 077 && printf '%s\n' "$canary" >"$SECRET_DIR/.pattern")
 	hits=$(find "$WK_DIR" -type f \
 		! -path "$SECRET_DIR/*" \
 		! -path "${XDG_DATA_HOME:-/nonexistent}/keyrings/*" \
-		-print0 | xargs -0 -r grep -laF -- "$canary" 2>/dev/null)
+		-print0 | xargs -0 -r grep -laF -f "$SECRET_DIR/.pattern" -- 2>/dev/null)
 	if [ -n "$hits" ]; then
 		fail "canary found in:"
 		printf '%s\n' "$hits" | sed "s|^$WK_DIR/||" | diag
@@ -532,7 +541,7 @@ canary_check() {
 	for f in "$kr"/*.keyring; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
-		if grep -qaF -- "$canary" "$f"; then
+		if grep -qaF -f "$SECRET_DIR/.pattern" -- "$f"; then
 			fail "canary in plain text in ${f#"$WK_DIR"/}"
 		fi
 	done

@@ -31,9 +31,10 @@ fi
 CANARY1="CANARY-s3cr3t-pam-first-$$"
 CANARY2="CANARY-s3cr3t-pam-second-$$"
 CANARY3="CANARY-s3cr3t-pam-passwd-$$"
-CANARY_RE='CANARY-s3cr3t-pam-[a-z]*-[0-9]*'
+# [t]: the pattern must not itself look like a canary in grep's argv
+CANARY_RE='CANARY-s3cr3[t]-pam-[a-z]*-[0-9]*'
 U=smtpcredpam$$
-T=$(mktemp -d /tmp/smtpcred-pam.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-pam.XXXXXX")
 chmod 755 "$T"
 cleanup() {
 	touch "$T/stop"
@@ -41,7 +42,7 @@ cleanup() {
 	[ -n "${KR:-}" ] && wait "$KR" 2>/dev/null
 	pkill -u "$U" 2>/dev/null
 	userdel -r "$U" >/dev/null 2>&1
-	rm -rf "$T"
+	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

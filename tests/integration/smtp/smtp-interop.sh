@@ -20,18 +20,20 @@ top=$(cd "$here/../../.." && pwd)
 CANARY="CANARY-s3cr3t-interop-$SERVER"
 # The server's own files hold the password: keep them outside $WK_DIR,
 # which the canary scan covers.
-SRV=$(mktemp -d /tmp/smtpcred-srv.XXXXXX)
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-srv.XXXXXX")
 chmod 711 "$SRV"	# the MTA delivers as nobody below it
 stop_server() {
 	bash "$top/tests/servers/$SERVER.sh" stop "$SRV/s" >/dev/null 2>&1
-	rm -rf "$SRV"
+	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"
 }
 trap stop_server EXIT
 
+printf '%s' "$CANARY" >"$SECRET_DIR/pw"
+PWFILE=$SECRET_DIR/pw
 begin "$SERVER starts on loopback with the test PKI"
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >"$SRV/pki.log" 2>&1 ||
 	fail "pki.sh failed: $(tail -3 "$SRV/pki.log")"
-if SMTP_USER=sender@test.example SMTP_PASS=$CANARY PKI_DIR=$SRV/pki \
+if SMTP_USER=sender@test.example SMTP_PASS_FILE=$PWFILE PKI_DIR=$SRV/pki \
 	bash "$top/tests/servers/$SERVER.sh" start "$SRV/s" >"$SRV/start.log" 2>&1; then
 	# shellcheck disable=SC1091
 	. "$SRV/s/ports.env"
@@ -47,7 +49,6 @@ MAILDIR=${MAILDIR:-$SRV/s/mail}
 count_mail() { find "$MAILDIR" -path '*/new/*' -type f 2>/dev/null | wc -l; }
 
 begin "an account on the server's STARTTLS port, password from a pipe"
-printf '%s' "$CANARY" >"$SECRET_DIR/pw"
 expect_rc 0 "$SMTPCRED" add mta --host localhost --port "$SUBMISSION_PORT" \
 	--tls starttls --user sender@test.example --mechs PLAIN,LOGIN \
 	--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"

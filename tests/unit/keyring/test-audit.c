@@ -69,7 +69,9 @@ teardown(void **state)
 {
 	Fixture *f = *state;
 
-	remove_tree(f->dir);
+	/* Kept for the whole-run canary scan (scripts/test.sh). */
+	if (g_getenv("KEEP_TEST_FILES") == NULL)
+		remove_tree(f->dir);
 	g_free(f->dir);
 	g_free(f->path);
 	g_free(f);
