@@ -120,10 +120,12 @@ map_error(const SmtpcredStore *store, GError *local, const char *what,
 				   SECRET_ERROR_NO_SUCH_OBJECT) ||
 		   g_error_matches(local, G_DBUS_ERROR,
 				   G_DBUS_ERROR_UNKNOWN_OBJECT) ||
-		   /* gnome-keyring's answer for a path it does not have */
+		   /* gnome-keyring's answer for a path it does not have,
+		    * and libsecret's for an item proxy without properties */
 		   (g_error_matches(local, G_DBUS_ERROR,
 				    G_DBUS_ERROR_UNKNOWN_METHOD) &&
-		    strstr(msg, "does not exist") != NULL)) {
+		    (strstr(msg, "does not exist") != NULL ||
+		     strstr(msg, "No such secret item") != NULL))) {
 		/* Read a moment ago, gone now: the daemon restarted (a fresh
 		 * one knows no item of a locked collection) or another
 		 * process changed the account.  Reading again settles it. */

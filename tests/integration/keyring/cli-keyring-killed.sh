@@ -40,9 +40,11 @@ for step in after-create after-verify after-intent after-demote after-promote af
 	: >"$FIFO"
 	wait "$rpid"
 	rc=$?
+	note "rotate: exit $rc $(tail -1 "$WK_DIR/rot.err")"
 	# 0: nothing was left to do on the keyring; 69: keyring unreachable;
 	# 75: it did not answer in time; 1: the bus started a fresh (locked)
-	# daemon that does not know the items.  Never a signal (>= 128).
+	# daemon that does not know the items ("the keyring changed while we
+	# read it").  Never a signal (>= 128).
 	rc_in "$rc" '0|1|69|75' || fail "rotate exited $rc: $(tail -2 "$WK_DIR/rot.err")"
 	[ "$rc" = 0 ] || assert_matches "$WK_DIR/rot.err" 'secret service|session bus|did not answer|keyring'
 	start_daemon || fail "gnome-keyring-daemon did not come back"
