@@ -128,6 +128,25 @@ gboolean kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 /* The item's secret (libsecret non-pageable memory); unref to wipe. */
 SecretValue *kr_item_secret(SmtpcredStore *store, KrItem *it,
 			    gint64 deadline, GError **error);
+/* The items at PATHS as they are now (gone ones left out of OUT) and the
+ * secret of the item at SECRET_OF, all in one round trip. */
+gboolean kr_items_and_secret(SmtpcredStore *store, char **paths,
+			     const char *secret_of, gint64 deadline,
+			     GPtrArray *out, SecretValue **value,
+			     GError **error);
+/* Forget what this process resolved of every account (lease.c): called
+ * by every change to the store. */
+void kr_resolved_forget_all(void);
+
+/* The lease behind smtpcred_lease_acquire(); with CHECK, refused
+ * (CONFLICT) unless CHECK(settings as read now, DATA) says they still are
+ * the ones the caller connected with. */
+typedef gboolean (*KrSettingsCheck)(const SmtpcredSettings *now,
+				    const void *data);
+int kr_lease_acquire(struct smtpcred_lease **out, const char *account,
+		     const char *purpose, unsigned timeout_ms,
+		     KrSettingsCheck check, const void *data,
+		     smtpcred_err *err);
 
 /* Audit helper: append, mapping failure into error; returns FALSE only
  * when the record could not be written. */

@@ -27,6 +27,206 @@ set_err(smtpcred_err *err, const GError *error)
 	kr_error_to_err(error, err);
 }
 
+/* The max-age policy: an expired version is refused when the account
+ * enforces it. */
+static gboolean
+check_policy(const char *account, const SmtpcredSettings *settings,
+	     const KrItem *usable, GError **error)
+{
+	gint64 not_after = kr_attrs_get_time(usable->attrs, KR_A_NOT_AFTER);
+
+	if (settings->enforce && not_after > 0 && kr_now() > not_after) {
+		char when[RFC3339_BUFSZ] = "?";
+
+		format_rfc3339_utc(not_after, when, sizeof(when));
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_POLICY,
+			    "account '%s': version %u expired at %s and the "
+			    "account enforces its max age; rotate it",
+			    account, usable->version, when);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- what this process resolved a moment ago ---------------------------
+ *
+ * A sender looks an account up, connects, and leases right after the TLS
+ * handshake; a program sending many messages does that per session.  The
+ * last resolution of each account is kept: a lookup within
+ * RESOLVED_TTL_US of it reads nothing from the keyring, and a lease
+ * re-reads just the two items it names together with the secret (one
+ * round trip instead of a search, a read of every item and then the
+ * secret).  The lease checks that the version is still current and takes
+ * the settings as they are now; a sender's lease also refuses when they
+ * differ from the ones it connected with (kr_lease_acquire), so a stale
+ * entry can cost one retry, never send a password where the account no
+ * longer points.  Any change this process makes to the store forgets
+ * everything.
+ */
+#define RESOLVED_TTL_US (5 * G_USEC_PER_SEC)
+
+typedef struct {
+	char *account_path;
+	char *usable_path;
+	guint version;
+	SmtpcredSettings s;
+	gint64 at; /* monotonic time it was read from the keyring */
+} Resolved;
+
+static GMutex resolved_lock;
+static GHashTable *resolved_cache; /* account name -> Resolved* */
+
+static void
+settings_copy(SmtpcredSettings *dst, const SmtpcredSettings *src)
+{
+	*dst = *src;
+	dst->name = g_strdup(src->name);
+	dst->host = g_strdup(src->host);
+	dst->tls = g_strdup(src->tls);
+	dst->user = g_strdup(src->user);
+	dst->mechs = g_strdup(src->mechs);
+	dst->ca_file = g_strdup(src->ca_file);
+	dst->pin = g_strdup(src->pin);
+	dst->source = g_strdup(src->source);
+}
+
+static void
+resolved_clear(Resolved *r)
+{
+	g_clear_pointer(&r->account_path, g_free);
+	g_clear_pointer(&r->usable_path, g_free);
+	smtpcred_settings_clear(&r->s);
+}
+
+static void
+resolved_free(gpointer p)
+{
+	resolved_clear(p);
+	g_free(p);
+}
+
+/* Only a current version is remembered: anything else (a half-finished
+ * promotion) takes the full path every time. */
+static void
+remember(const char *account, const char *account_path, const KrItem *usable,
+	 const SmtpcredSettings *s)
+{
+	Resolved *r;
+
+	if (usable->state != SMTPCRED_STATE_CURRENT)
+		return;
+	r = g_new0(Resolved, 1);
+	r->account_path = g_strdup(account_path);
+	r->usable_path = g_strdup(usable->path);
+	r->version = usable->version;
+	settings_copy(&r->s, s);
+	r->at = g_get_monotonic_time();
+	g_mutex_lock(&resolved_lock);
+	if (resolved_cache == NULL)
+		resolved_cache = g_hash_table_new_full(
+		    g_str_hash, g_str_equal, g_free, resolved_free);
+	g_hash_table_replace(resolved_cache, g_strdup(account), r);
+	g_mutex_unlock(&resolved_lock);
+}
+
+/* A copy of the entry for ACCOUNT read at most MAX_AGE_US ago. */
+static gboolean
+recall(const char *account, gint64 max_age_us, Resolved *out)
+{
+	Resolved *r;
+	gboolean found = FALSE;
+
+	g_mutex_lock(&resolved_lock);
+	r = resolved_cache != NULL ? g_hash_table_lookup(resolved_cache,
+							 account)
+				   : NULL;
+	if (r != NULL && g_get_monotonic_time() - r->at <= max_age_us) {
+		out->account_path = g_strdup(r->account_path);
+		out->usable_path = g_strdup(r->usable_path);
+		out->version = r->version;
+		settings_copy(&out->s, &r->s);
+		out->at = r->at;
+		found = TRUE;
+	}
+	g_mutex_unlock(&resolved_lock);
+	return found;
+}
+
+static void
+forget(const char *account)
+{
+	g_mutex_lock(&resolved_lock);
+	if (resolved_cache != NULL)
+		g_hash_table_remove(resolved_cache, account);
+	g_mutex_unlock(&resolved_lock);
+}
+
+void
+kr_resolved_forget_all(void)
+{
+	g_mutex_lock(&resolved_lock);
+	if (resolved_cache != NULL)
+		g_hash_table_remove_all(resolved_cache);
+	g_mutex_unlock(&resolved_lock);
+}
+
+__attribute__((destructor)) static void
+resolved_at_exit(void)
+{
+	g_mutex_lock(&resolved_lock);
+	g_clear_pointer(&resolved_cache, g_hash_table_unref);
+	g_mutex_unlock(&resolved_lock);
+}
+
+/* The lease's fast path: the two items of R and the secret in one round
+ * trip.  TRUE with *value and *settings set when the version R names is
+ * still the current one, unlocked; FALSE (nothing set, the secret wiped)
+ * when anything differs or failed: the caller takes the full path, which
+ * reports errors as they are. */
+static gboolean
+lease_fast(SmtpcredStore *store, const Resolved *r, gint64 deadline,
+	   SecretValue **value, SmtpcredSettings *settings, KrItem **usable)
+{
+	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)kr_item_free);
+	char *paths[] = {r->account_path, r->usable_path, NULL};
+	g_autoptr(SecretValue) v = NULL;
+	KrItem *acc = NULL, *ver = NULL;
+	guint ver_i = 0;
+	SmtpcredSettings s = {0};
+
+	if (!kr_items_and_secret(store, paths, r->usable_path, deadline,
+				 items, &v, NULL))
+		return FALSE;
+	for (guint i = 0; i < items->len; i++) {
+		KrItem *it = g_ptr_array_index(items, i);
+
+		if (strcmp(it->path, r->account_path) == 0)
+			acc = it;
+		else if (strcmp(it->path, r->usable_path) == 0) {
+			ver = it;
+			ver_i = i;
+		}
+	}
+	if (acc == NULL || ver == NULL || acc->locked || ver->locked ||
+	    g_strcmp0(g_hash_table_lookup(acc->attrs, KR_A_KIND),
+		      "account") != 0 ||
+	    g_strcmp0(g_hash_table_lookup(ver->attrs, KR_A_KIND),
+		      "version") != 0 ||
+	    g_strcmp0(g_hash_table_lookup(acc->attrs, KR_A_ACCOUNT),
+		      r->s.name) != 0 ||
+	    g_strcmp0(g_hash_table_lookup(ver->attrs, KR_A_ACCOUNT),
+		      r->s.name) != 0 ||
+	    !kr_item_parse_version(ver, NULL) || ver->version != r->version ||
+	    ver->state != SMTPCRED_STATE_CURRENT ||
+	    !kr_attrs_to_settings(acc->attrs, &s, NULL))
+		return FALSE;
+	*value = g_steal_pointer(&v);
+	*settings = s;
+	*usable = g_ptr_array_steal_index(items, ver_i);
+	return TRUE;
+}
+
 /* Shared by lookup and lease: load the account, pick the usable version,
  * apply the policy.  On success *a_out and *settings are filled. */
 static KrItem *
@@ -35,7 +235,6 @@ resolve(SmtpcredStore *store, const char *account, gint64 deadline,
 {
 	g_autoptr(KrAccountItems) a = NULL;
 	KrItem *usable;
-	gint64 not_after;
 
 	a = kr_load_one(store, account, deadline, error);
 	if (a == NULL)
@@ -57,17 +256,8 @@ resolve(SmtpcredStore *store, const char *account, gint64 deadline,
 			    account);
 		goto fail;
 	}
-	not_after = kr_attrs_get_time(usable->attrs, KR_A_NOT_AFTER);
-	if (settings->enforce && not_after > 0 && kr_now() > not_after) {
-		char when[RFC3339_BUFSZ] = "?";
-
-		format_rfc3339_utc(not_after, when, sizeof(when));
-		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_POLICY,
-			    "account '%s': version %u expired at %s and the "
-			    "account enforces its max age; rotate it",
-			    account, usable->version, when);
+	if (!check_policy(account, settings, usable, error))
 		goto fail;
-	}
 	*a_out = g_steal_pointer(&a);
 	return usable;
 
@@ -176,6 +366,24 @@ smtpcred_lease_prepare(unsigned timeout_ms)
 	g_mutex_unlock(&prepare_lock);
 }
 
+static smtpcred_account_info *
+info_new(const SmtpcredSettings *s, guint usable_version)
+{
+	smtpcred_account_info *info = g_new0(smtpcred_account_info, 1);
+
+	info->struct_version = 1;
+	info->name = g_strdup(s->name);
+	info->host = g_strdup(s->host);
+	info->port = s->port;
+	info->tls = g_strdup(s->tls);
+	info->user = g_strdup(s->user);
+	info->mechs = g_strdup(s->mechs);
+	info->ca_file = g_strdup(s->ca_file);
+	info->pin = g_strdup(s->pin);
+	info->usable_version = (int)usable_version;
+	return info;
+}
+
 int
 smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 			unsigned timeout_ms, smtpcred_err *err)
@@ -184,32 +392,24 @@ smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 	g_autoptr(SmtpcredStore) store = NULL;
 	g_autoptr(KrAccountItems) a = NULL;
 	g_auto(SmtpcredSettings) s = {0};
-	smtpcred_account_info *info;
+	Resolved r = {0};
 	KrItem *usable;
-	gint64 deadline;
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
+	if (recall(account, RESOLVED_TTL_US, &r)) {
+		*out = info_new(&r.s, r.version);
+		resolved_clear(&r);
+		return SMTPCRED_OK;
+	}
 	store = kr_store_open(SMTPCRED_STORE_NONE, timeout_ms, FALSE, &local);
 	if (store == NULL)
 		goto fail;
-	deadline = kr_deadline(store);
-	usable = resolve(store, account, deadline, &a, &s, &local);
+	usable = resolve(store, account, kr_deadline(store), &a, &s, &local);
 	if (usable == NULL)
 		goto fail;
-
-	info = g_new0(smtpcred_account_info, 1);
-	info->struct_version = 1;
-	info->name = g_strdup(s.name);
-	info->host = g_strdup(s.host);
-	info->port = s.port;
-	info->tls = g_strdup(s.tls);
-	info->user = g_strdup(s.user);
-	info->mechs = g_strdup(s.mechs);
-	info->ca_file = g_strdup(s.ca_file);
-	info->pin = g_strdup(s.pin);
-	info->usable_version = (int)usable->version;
-	*out = info;
+	remember(account, a->account_item->path, usable, &s);
+	*out = info_new(&s, usable->version);
 	return SMTPCRED_OK;
 
 fail:
@@ -237,20 +437,24 @@ smtpcred_account_info_free(smtpcred_account_info *info)
 }
 
 int
-smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
-		       const char *purpose, unsigned timeout_ms,
-		       smtpcred_err *err)
+kr_lease_acquire(smtpcred_lease **out, const char *account,
+		 const char *purpose, unsigned timeout_ms, KrSettingsCheck check,
+		 const void *data, smtpcred_err *err)
 {
 	g_autoptr(GError) local = NULL;
 	g_autoptr(GError) audit_err = NULL;
 	g_autoptr(SmtpcredStore) store = NULL;
 	g_autoptr(KrAccountItems) a = NULL;
+	g_autoptr(KrItem) fast_item = NULL;
 	g_autoptr(SecretValue) value = NULL;
 	g_auto(SmtpcredSettings) s = {0};
 	g_autofree char *server = NULL;
+	g_autofree char *account_path = NULL;
+	Resolved r = {0};
 	smtpcred_lease *l;
-	KrItem *usable;
+	KrItem *usable = NULL;
 	gint64 deadline;
+	int rc;
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
@@ -264,14 +468,41 @@ smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
 	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
 	if (store == NULL)
 		goto fail;
-	usable = resolve(store, account, deadline, &a, &s, &local);
-	if (usable == NULL)
-		goto fail;
-	kr_crash_point("lease-resolved");
-	value = kr_item_secret(store, usable, deadline, &local);
-	if (value == NULL)
-		goto fail;
+	if (recall(account, G_MAXINT64, &r)) {
+		kr_crash_point("lease-resolved");
+		if (lease_fast(store, &r, deadline, &value, &s, &fast_item)) {
+			usable = fast_item;
+			account_path = g_strdup(r.account_path);
+		} else {
+			forget(account);
+		}
+		resolved_clear(&r);
+	}
+	if (usable != NULL) {
+		if (!check_policy(account, &s, usable, &local))
+			goto fail;
+	} else {
+		usable = resolve(store, account, deadline, &a, &s, &local);
+		if (usable == NULL)
+			goto fail;
+		kr_crash_point("lease-resolved");
+		value = kr_item_secret(store, usable, deadline, &local);
+		if (value == NULL)
+			goto fail;
+		account_path = g_strdup(a->account_item->path);
+	}
 	kr_crash_point("lease-secret-read");
+	if (check != NULL && !check(&s, data)) {
+		/* The sender connected with settings the account no longer
+		 * has: no secret for that connection. */
+		forget(account);
+		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_CONFLICT,
+			    "the settings of account '%s' changed after this "
+			    "send connected; try again",
+			    account);
+		goto fail;
+	}
+	remember(account, account_path, usable, &s);
 	server = g_strdup_printf("%s:%u", s.host, s.port);
 
 	/* Fail closed: no record, no secret (unless the account opts out). */
@@ -281,7 +512,6 @@ smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
 		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_AUDIT,
 			    "lease of '%s' refused: %s", account,
 			    audit_err->message);
-		g_clear_pointer(&value, secret_value_unref);
 		set_err(err, local);
 		return kr_error_to_code(local);
 	}
@@ -296,13 +526,24 @@ smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
 	return SMTPCRED_OK;
 
 fail:
+	/* value, if read, is wiped by its cleanup */
 	if (local == NULL)
 		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_INVALID,
 			    "no output location given");
 	kr_audit("lease", kr_outcome_for(local), account, 0, purpose, NULL, 0,
 		 local->message, NULL);
 	set_err(err, local);
-	return kr_error_to_code(local);
+	rc = kr_error_to_code(local);
+	return rc;
+}
+
+int
+smtpcred_lease_acquire(smtpcred_lease **out, const char *account,
+		       const char *purpose, unsigned timeout_ms,
+		       smtpcred_err *err)
+{
+	return kr_lease_acquire(out, account, purpose, timeout_ms, NULL, NULL,
+				err);
 }
 
 const char *

@@ -46,6 +46,45 @@ p_acquire(void *userdata, const char *account, const char *purpose,
 	return 0;
 }
 
+/* The settings as read now still are the ones the session connected
+ * with (the same mapping as p_resolve()). */
+static gboolean
+same_settings(const SmtpcredSettings *now, const void *data)
+{
+	const smtpsend_account *used = data;
+	smtpsend_tls_mode tls =
+	    g_strcmp0(now->tls, "implicit") == 0 ? SMTPSEND_TLS_IMPLICIT
+	    : g_strcmp0(now->tls, "none-loopback") == 0
+		? SMTPSEND_TLS_NONE_LOOPBACK
+		: SMTPSEND_TLS_STARTTLS;
+
+	return g_strcmp0(now->host, used->host) == 0 &&
+	       now->port == used->port && tls == used->tls &&
+	       (now->mechs == NULL || g_strcmp0(now->mechs, used->mechs) == 0) &&
+	       g_strcmp0(now->ca_file, used->ca_file) == 0 &&
+	       g_strcmp0(now->pin, used->pin) == 0;
+}
+
+static int
+p_acquire_for(void *userdata, const char *account,
+	      const smtpsend_account *used, const char *purpose,
+	      unsigned timeout_ms, void **lease, char *msg, size_t msglen)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+	int r;
+
+	(void)userdata;
+	r = kr_lease_acquire(&l, account, purpose, timeout_ms, same_settings,
+			     used, &err);
+	if (r < 0) {
+		snprintf(msg, msglen, "%s", err.message);
+		return provider_class(r);
+	}
+	*lease = l;
+	return 0;
+}
+
 static const char *
 p_user(void *lease)
 {
@@ -132,7 +171,7 @@ const smtpsend_provider *
 smtpcred_send_provider(void)
 {
 	static const smtpsend_provider provider = {
-	    .struct_version = 1,
+	    .struct_version = 2,
 	    .acquire = p_acquire,
 	    .user = p_user,
 	    .borrow = p_borrow,
@@ -141,6 +180,7 @@ smtpcred_send_provider(void)
 	    .release = p_release,
 	    .resolve = p_resolve,
 	    .resolve_free = p_resolve_free,
+	    .acquire_for = p_acquire_for,
 	};
 
 	return &provider;

@@ -471,20 +471,43 @@ on_props(GObject *src, GAsyncResult *res, gpointer data)
 	(*p->pending)--;
 }
 
+static SecretValue *decode_secret(SmtpcredStore *store, GVariant *reply);
+static const char *session_path(SmtpcredStore *store, GError **error);
+
+/* GetAll of every item in PATHS into OUT (items gone meanwhile are left
+ * out) and, with SECRET_OF, Item.GetSecret of that item into *VALUE: all
+ * in flight at once, one round trip. */
 static gboolean
 read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
-		GPtrArray *out, GError **error)
+		const char *secret_of, SecretValue **value, GPtrArray *out,
+		GError **error)
 {
 	GDBusConnection *conn =
 	    g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	guint n = g_strv_length(paths), pending = n;
 	g_autofree ItemProps *props = g_new0(ItemProps, n + 1);
+	ItemProps sec = {NULL, &pending};
 	gboolean ok = TRUE;
 	GSource *t;
 	gint64 left;
 
-	g_main_context_push_thread_default(store->ctx);
+	if (secret_of != NULL) {
+		const char *session = session_path(store, error);
+
+		if (session == NULL)
+			return FALSE;
+		pending++;
+		g_main_context_push_thread_default(store->ctx);
+		g_dbus_connection_call(
+		    conn, "org.freedesktop.secrets", secret_of,
+		    "org.freedesktop.Secret.Item", "GetSecret",
+		    g_variant_new("(o)", session),
+		    G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
+		    cancel, on_props, &sec);
+	} else {
+		g_main_context_push_thread_default(store->ctx);
+	}
 	for (guint i = 0; i < n; i++) {
 		props[i].pending = &pending;
 		g_dbus_connection_call(
@@ -504,6 +527,26 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	g_source_unref(t);
 	g_main_context_pop_thread_default(store->ctx);
 
+	if (secret_of != NULL) {
+		g_autoptr(GError) local = NULL;
+		g_autoptr(GVariant) reply =
+		    g_dbus_connection_call_finish(conn, sec.res, &local);
+
+		g_clear_object(&sec.res);
+		if (reply == NULL) {
+			map_error(store, local, "read secret", error);
+			ok = FALSE;
+		} else {
+			*value = decode_secret(store, reply);
+			if (*value == NULL) {
+				g_set_error(error, SMTPCRED_ERROR,
+					    SMTPCRED_ERROR_LOCKED,
+					    "the keyring collection is "
+					    "locked; unlock it and retry");
+				ok = FALSE;
+			}
+		}
+	}
 	for (guint i = 0; i < n; i++) {
 		g_autoptr(GError) local = NULL;
 		g_autoptr(GVariant) reply = NULL;
@@ -569,7 +612,7 @@ kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
 	if (paths == NULL)
 		return NULL;
 	items = g_ptr_array_new_with_free_func(item_free_cb);
-	if (!read_item_props(store, paths, deadline, items, error))
+	if (!read_item_props(store, paths, deadline, NULL, NULL, items, error))
 		return NULL;
 
 	out = g_ptr_array_new_with_free_func(account_items_free_cb);
@@ -650,6 +693,7 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 	GHashTableIter iter;
 	gpointer k, v;
 
+	kr_resolved_forget_all(); /* what this process read is stale */
 	coll = default_collection_path(store, deadline, error);
 	if (coll == NULL)
 		return FALSE;
@@ -715,6 +759,7 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 
+	kr_resolved_forget_all(); /* what this process read is stale */
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
@@ -737,6 +782,7 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 
+	kr_resolved_forget_all(); /* what this process read is stale */
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
@@ -748,6 +794,29 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	return TRUE;
 }
 
+/* Our transfer session's path (the encrypted one of a lease store). */
+static const char *
+session_path(SmtpcredStore *store, GError **error)
+{
+	const char *session =
+	    secret_service_get_session_dbus_path(store->service);
+
+	if (session == NULL)
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "no Secret Service transfer session");
+	return session;
+}
+
+/* Item.GetSecret's reply, decoded by libsecret into its wiped memory.
+ * NULL when the item had no secret to give (locked meanwhile). */
+static SecretValue *
+decode_secret(SmtpcredStore *store, GVariant *reply)
+{
+	g_autoptr(GVariant) secret = g_variant_get_child_value(reply, 0);
+
+	return secret_service_decode_dbus_secret(store->service, secret);
+}
+
 SecretValue *
 kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	       GError **error)
@@ -756,7 +825,6 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 	g_autoptr(GVariant) reply = NULL;
-	g_autoptr(GVariant) secret = NULL;
 	GDBusConnection *conn;
 	const char *session;
 	SecretValue *value;
@@ -771,12 +839,9 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	 * proxy, and none of the reply leak of libsecret 0.20.5's
 	 * secret_service_get_secret(s)_for_dbus_path(s).  With the
 	 * encrypted session the reply holds only ciphertext. */
-	session = secret_service_get_session_dbus_path(store->service);
-	if (session == NULL) {
-		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
-			    "no Secret Service transfer session");
+	session = session_path(store, error);
+	if (session == NULL)
 		return NULL;
-	}
 	conn = g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_dbus_connection_call(
@@ -790,8 +855,7 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 		map_error(store, local, "read secret", error);
 		return NULL;
 	}
-	secret = g_variant_get_child_value(reply, 0);
-	value = secret_service_decode_dbus_secret(store->service, secret);
+	value = decode_secret(store, reply);
 	if (value == NULL) {
 		/* A secret vanishing between search and read means the
 		 * collection was locked meanwhile. */
@@ -801,6 +865,23 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 		return NULL;
 	}
 	return value;
+}
+
+/* The items at PATHS as they are now (gone ones left out) and the
+ * secret of the item at SECRET_OF, in one round trip: a lease's re-check
+ * of what this process resolved a moment ago. */
+gboolean
+kr_items_and_secret(SmtpcredStore *store, char **paths, const char *secret_of,
+		    gint64 deadline, GPtrArray *out, SecretValue **value,
+		    GError **error)
+{
+	*value = NULL;
+	if (!read_item_props(store, paths, deadline, secret_of, value, out,
+			     error)) {
+		g_clear_pointer(value, secret_value_unref);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 const char *

@@ -496,9 +496,24 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 				 s->mechs);
 
 	set_state(s, ST_AUTH);
-	r = p->acquire(p->userdata, s->account, s->purpose,
-		       s->timeout_ms < 5000 ? s->timeout_ms : 5000, &lease, msg,
-		       sizeof(msg));
+	if (p->struct_version >= 2 && p->acquire_for != NULL) {
+		smtpsend_account used = {
+		    .host = s->host,
+		    .port = s->port,
+		    .tls = s->tls,
+		    .mechs = s->mechs,
+		    .ca_file = s->ca_file,
+		    .pin = s->pin,
+		};
+
+		r = p->acquire_for(p->userdata, s->account, &used, s->purpose,
+				   s->timeout_ms < 5000 ? s->timeout_ms : 5000,
+				   &lease, msg, sizeof(msg));
+	} else {
+		r = p->acquire(p->userdata, s->account, s->purpose,
+			       s->timeout_ms < 5000 ? s->timeout_ms : 5000,
+			       &lease, msg, sizeof(msg));
+	}
 	if (r < 0)
 		return credential_fail(err, r, "auth", s->account, msg);
 	r = p->borrow(lease, &secret, &secret_len);

@@ -104,7 +104,7 @@ typedef struct smtpsend_account {
 #define SMTPSEND_PROVIDER_TEMPORARY (-2)
 
 typedef struct smtpsend_provider {
-	uint32_t struct_version; /* 1 */
+	uint32_t struct_version; /* 1, or 2 with acquire_for */
 	void *userdata;
 	int (*acquire)(void *userdata, const char *account,
 		       const char *purpose, unsigned timeout_ms, void **lease,
@@ -119,6 +119,14 @@ typedef struct smtpsend_provider {
 	int (*resolve)(void *userdata, const char *account,
 		       smtpsend_account **out, char *msg, size_t msglen);
 	void (*resolve_free)(void *userdata, smtpsend_account *account);
+	/* struct_version 2, optional: acquire() for a session connected
+	 * with the settings USED; the provider refuses (TEMPORARY) when the
+	 * account no longer has them, so no secret goes to a server the
+	 * account has stopped naming.  Called instead of acquire(). */
+	int (*acquire_for)(void *userdata, const char *account,
+			   const smtpsend_account *used, const char *purpose,
+			   unsigned timeout_ms, void **lease, char *msg,
+			   size_t msglen);
 } smtpsend_provider;
 
 /* Trace hook.  dir: 0 state change, 1 client to server, 2 server to

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <smtpcred/provider.h>
+
 #include "internal.h"
 
 #define CANARY "CANARY-s3cr3t-lease"
@@ -291,6 +293,184 @@ test_lease_deadline_when_keyring_hangs(void **state)
 	assert_true(dt < 3 * G_USEC_PER_SEC);
 }
 
+/* Change one attribute of an item the way another process would: on the
+ * bus, behind this process's back (kr_item_set_attrs would tell the
+ * process to forget what it resolved). */
+static void
+foreign_set_attr(const char *account, guint version, const char *key,
+		 const char *value)
+{
+	g_autoptr(SmtpcredStore) store = store_or_die();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KrAccountItems) a =
+	    kr_load_one(store, account, kr_deadline(store), &error);
+	g_autoptr(GDBusConnection) bus = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	GVariantBuilder b;
+	GHashTableIter iter;
+	gpointer k, v;
+	KrItem *it = NULL;
+
+	if (a == NULL)
+		fail_msg("load %s: %s", account, error->message);
+	if (version == 0)
+		it = a->account_item;
+	for (guint i = 0; it == NULL && i < a->versions->len; i++) {
+		KrItem *x = g_ptr_array_index(a->versions, i);
+
+		if (x->version == version)
+			it = x;
+	}
+	if (it == NULL) {
+		fail_msg("%s has no item for version %u", account, version);
+		return;
+	}
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+	g_hash_table_iter_init(&iter, it->attrs);
+	while (g_hash_table_iter_next(&iter, &k, &v))
+		if (strcmp(k, key) != 0)
+			g_variant_builder_add(&b, "{ss}", k, v);
+	g_variant_builder_add(&b, "{ss}", key, value);
+	g_variant_builder_add(&b, "{ss}", "xdg:schema", kr_schema.name);
+	bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
+	assert_non_null(bus);
+	reply = g_dbus_connection_call_sync(
+	    bus, "org.freedesktop.secrets", it->path,
+	    "org.freedesktop.DBus.Properties", "Set",
+	    g_variant_new("(ssv)", "org.freedesktop.Secret.Item", "Attributes",
+			  g_variant_builder_end(&b)),
+	    NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+	if (reply == NULL)
+		fail_msg("set %s: %s", key, error->message);
+}
+
+/* A lookup right after another reads nothing from the keyring (it works
+ * with the daemon stopped); a lease always reads (it times out). */
+static void
+test_lookup_recent_is_not_reread_lease_is(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_account_info *info = NULL;
+	smtpcred_lease *l = NULL;
+	g_autofree char *pidfile =
+	    g_build_filename(g_getenv("WK_DIR"), "keyring.pid", NULL);
+	g_autofree char *pidtxt = NULL;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	add_account("cache-look", FALSE, FALSE);
+	assert_int_equal(smtpcred_account_lookup(&info, "cache-look", 0, &err),
+			 SMTPCRED_OK);
+	smtpcred_account_info_free(info);
+	info = NULL;
+	assert_true(g_file_get_contents(pidfile, &pidtxt, NULL, NULL));
+	pid = (pid_t)g_ascii_strtoll(pidtxt, NULL, 10);
+	assert_true(pid > 1);
+	kill(pid, SIGSTOP);
+	rc = smtpcred_account_lookup(&info, "cache-look", 300, &err);
+	if (rc == SMTPCRED_OK) {
+		assert_string_equal(info->host, "smtp.test.example");
+		assert_int_equal(info->usable_version, 1);
+	}
+	smtpcred_account_info_free(info);
+	assert_int_equal(smtpcred_lease_acquire(&l, "cache-look", "t", 300,
+						&err),
+			 SMTPCRED_E_TIMEOUT);
+	kill(pid, SIGCONT);
+	assert_int_equal(rc, SMTPCRED_OK);
+	assert_null(l);
+}
+
+/* What a lookup remembered is checked by the lease: a version no longer
+ * current (another process rotated or demoted it) is not leased. */
+static void
+test_lease_after_lookup_sees_foreign_change(void **state)
+{
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_account_info *info = NULL;
+	smtpcred_lease *l = NULL;
+
+	(void)state;
+	add_account("cache-rot", FALSE, FALSE);
+	assert_int_equal(smtpcred_account_lookup(&info, "cache-rot", 0, &err),
+			 SMTPCRED_OK);
+	smtpcred_account_info_free(info);
+	foreign_set_attr("cache-rot", 1, KR_A_STATE, "previous");
+	assert_int_equal(smtpcred_lease_acquire(&l, "cache-rot", "t", 0, &err),
+			 SMTPCRED_E_NOT_FOUND);
+	assert_non_null(strstr(err.message, "no current version"));
+	assert_null(l);
+	foreign_set_attr("cache-rot", 1, KR_A_STATE, "current");
+	assert_int_equal(smtpcred_lease_acquire(&l, "cache-rot", "t", 0, &err),
+			 SMTPCRED_OK);
+	assert_int_equal(smtpcred_lease_version(l), 1);
+	smtpcred_lease_release(l);
+}
+
+/* A sender connected with the settings it looked up; when another process
+ * points the account elsewhere meanwhile, the sender's lease is refused as
+ * temporary and the next lookup sees the new settings. */
+static void
+test_sender_lease_refused_after_settings_change(void **state)
+{
+	const smtpsend_provider *p = smtpcred_send_provider();
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_account_info *info = NULL;
+	smtpsend_account used = {
+	    .host = "smtp.test.example",
+	    .port = 587,
+	    .tls = SMTPSEND_TLS_STARTTLS,
+	    .mechs = "PLAIN",
+	};
+	void *lease = NULL;
+	char msg[200] = "";
+	guint denied;
+
+	(void)state;
+	assert_true(p->struct_version >= 2 && p->acquire_for != NULL);
+	add_account("cache-set", FALSE, FALSE);
+	assert_int_equal(smtpcred_account_lookup(&info, "cache-set", 0, &err),
+			 SMTPCRED_OK);
+	smtpcred_account_info_free(info);
+	info = NULL;
+	/* Unchanged: granted. */
+	assert_int_equal(p->acquire_for(p->userdata, "cache-set", &used, "t",
+					0, &lease, msg, sizeof(msg)),
+			 0);
+	p->release(lease);
+	lease = NULL;
+	denied = count_records("lease", "denied", "cache-set");
+	foreign_set_attr("cache-set", 0, "host", "elsewhere.test.example");
+	assert_int_equal(p->acquire_for(p->userdata, "cache-set", &used, "t",
+					0, &lease, msg, sizeof(msg)),
+			 SMTPSEND_PROVIDER_TEMPORARY);
+	assert_null(lease);
+	assert_non_null(strstr(msg, "changed after this send connected"));
+	assert_int_equal(count_records("lease", "denied", "cache-set"),
+			 denied + 1);
+	assert_int_equal(smtpcred_account_lookup(&info, "cache-set", 0, &err),
+			 SMTPCRED_OK);
+	assert_string_equal(info->host, "elsewhere.test.example");
+	smtpcred_account_info_free(info);
+	/* Another port or TLS mode is refused the same way. */
+	used.host = "elsewhere.test.example";
+	used.port = 465;
+	assert_int_equal(p->acquire_for(p->userdata, "cache-set", &used, "t",
+					0, &lease, msg, sizeof(msg)),
+			 SMTPSEND_PROVIDER_TEMPORARY);
+	used.port = 587;
+	used.tls = SMTPSEND_TLS_IMPLICIT;
+	assert_int_equal(p->acquire_for(p->userdata, "cache-set", &used, "t",
+					0, &lease, msg, sizeof(msg)),
+			 SMTPSEND_PROVIDER_TEMPORARY);
+	used.tls = SMTPSEND_TLS_STARTTLS;
+	assert_int_equal(p->acquire_for(p->userdata, "cache-set", &used, "t",
+					0, &lease, msg, sizeof(msg)),
+			 0);
+	p->release(lease);
+}
+
 static int
 setup(void **state)
 {
@@ -323,6 +503,9 @@ main(void)
 	    cmocka_unit_test(test_lease_two_current_is_ambiguous),
 	    cmocka_unit_test(test_lease_fails_closed_without_audit),
 	    cmocka_unit_test(test_lease_deadline_when_keyring_hangs),
+	    cmocka_unit_test(test_lookup_recent_is_not_reread_lease_is),
+	    cmocka_unit_test(test_lease_after_lookup_sees_foreign_change),
+	    cmocka_unit_test(test_sender_lease_refused_after_settings_change),
 	};
 
 	if (g_getenv("WK_DIR") == NULL) {
