@@ -96,7 +96,10 @@ struct _SmtpcredStore {
 	SmtpcredStoreFlags flags;
 	guint timeout_ms;
 	GMainContext *ctx;
-	SecretService *service;
+	GDBusConnection *bus;	/* searches and reads go straight here */
+	char *dest;		/* the Secret Service's unique bus name */
+	gboolean session;	/* the service with an encrypted session */
+	SecretService *service;	/* made on first need (changes, secrets) */
 };
 
 gint64 kr_deadline(const SmtpcredStore *store);

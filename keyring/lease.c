@@ -352,6 +352,14 @@ smtpcred_lease_prepare(unsigned timeout_ms)
 		return;
 	}
 	prepared = TRUE;
+	/* GLib 2.74 can deadlock when two threads register and initialise
+	 * the same GObject types at once (the caller goes on to connect to
+	 * the bus while the thread makes libsecret's proxy): set up the
+	 * classes both need here, before the thread exists. */
+	g_type_class_unref(g_type_class_ref(G_TYPE_DBUS_CONNECTION));
+	g_type_class_unref(g_type_class_ref(G_TYPE_DBUS_PROXY));
+	g_type_class_unref(g_type_class_ref(G_TYPE_TASK));
+	g_type_class_unref(g_type_class_ref(SECRET_TYPE_SERVICE));
 	prepare_cancel = g_cancellable_new();
 	job = g_new0(PrepareJob, 1);
 	job->cancel = g_object_ref(prepare_cancel);

@@ -71,6 +71,9 @@ kr_deadline(const SmtpcredStore *store)
 	return g_get_monotonic_time() + (gint64)store->timeout_ms * 1000;
 }
 
+#define SERVICE_NAME "org.freedesktop.secrets"
+#define OWNER_KEY "smtpcred-service-owner" /* on the bus: its unique name */
+
 /* The one place where GDBus/libsecret errors become SMTPCRED_ERRORs. */
 static void
 map_error(const SmtpcredStore *store, GError *local, const char *what,
@@ -100,6 +103,10 @@ map_error(const SmtpcredStore *store, GError *local, const char *what,
 		    local->code == G_DBUS_ERROR_SPAWN_FAILED ||
 		    local->code == G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND)) {
 		code = SMTPCRED_ERROR_NO_SERVICE;
+		/* The daemon we talked to is gone: ask again next time. */
+		if (store->bus != NULL)
+			g_object_set_data(G_OBJECT(store->bus), OWNER_KEY,
+					  NULL);
 		g_set_error(error, SMTPCRED_ERROR, code,
 			    "no Secret Service on the session bus (%s): %s",
 			    what, msg);
@@ -164,39 +171,86 @@ bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
 	return reply;
 }
 
-/* Is org.freedesktop.secrets running or activatable?  Asked of the bus
- * daemon first, so a bus without a keyring gives a clear NO_SERVICE (and
- * libsecret's failure path is never taken). */
-static gboolean
-service_present(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
-		GError **error)
+/* The unique bus name of the Secret Service, started if it is only
+ * activatable.  Our own calls go to that name, as libsecret's proxy does:
+ * if the daemon dies, they fail (NO_SERVICE, retry later) instead of
+ * starting a fresh daemon that knows nothing of this process's session
+ * or may not have the keyring unlocked.  Asked once per bus connection;
+ * a NO_SERVICE failure forgets it (map_error). */
+static char *
+service_owner(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
+	      GError **error)
 {
-	static const char name[] = "org.freedesktop.secrets";
-	g_autoptr(GVariant) has = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GVariant) owner = NULL;
 	g_autoptr(GVariant) names = NULL;
+	g_autoptr(GVariant) started = NULL;
 	g_autofree const char **list = NULL;
-	gboolean owned = FALSE;
+	const char *unique = NULL;
 
-	has = bus_call(store, bus, "NameHasOwner", g_variant_new("(s)", name),
-		       "(b)", deadline, error);
-	if (has == NULL)
-		return FALSE;
-	g_variant_get(has, "(b)", &owned);
-	if (owned)
-		return TRUE;
-	names = bus_call(store, bus, "ListActivatableNames", NULL, "(as)",
-			 deadline, error);
-	if (names == NULL)
-		return FALSE;
-	g_variant_get(names, "(^a&s)", &list);
-	if (list != NULL && g_strv_contains(list, name))
-		return TRUE;
-	g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_NO_SERVICE,
-		    "no Secret Service on the session bus: nothing owns or "
-		    "can start %s (is gnome-keyring, KWallet or KeePassXC "
-		    "running?)",
-		    name);
-	return FALSE;
+	owner = bus_call(store, bus, "GetNameOwner",
+			 g_variant_new("(s)", SERVICE_NAME), "(s)", deadline,
+			 &local);
+	if (owner == NULL) {
+		if (!g_error_matches(local, SMTPCRED_ERROR,
+				     SMTPCRED_ERROR_NO_SERVICE)) {
+			g_propagate_error(error, g_steal_pointer(&local));
+			return NULL;
+		}
+		g_clear_error(&local);
+		names = bus_call(store, bus, "ListActivatableNames", NULL,
+				 "(as)", deadline, error);
+		if (names == NULL)
+			return NULL;
+		g_variant_get(names, "(^a&s)", &list);
+		if (list == NULL || !g_strv_contains(list, SERVICE_NAME)) {
+			g_set_error(error, SMTPCRED_ERROR,
+				    SMTPCRED_ERROR_NO_SERVICE,
+				    "no Secret Service on the session bus: "
+				    "nothing owns or can start %s (is "
+				    "gnome-keyring, KWallet or KeePassXC "
+				    "running?)",
+				    SERVICE_NAME);
+			return NULL;
+		}
+		started = bus_call(store, bus, "StartServiceByName",
+				   g_variant_new("(su)", SERVICE_NAME, 0u),
+				   "(u)", deadline, error);
+		if (started == NULL)
+			return NULL;
+		owner = bus_call(store, bus, "GetNameOwner",
+				 g_variant_new("(s)", SERVICE_NAME), "(s)",
+				 deadline, error);
+		if (owner == NULL)
+			return NULL;
+	}
+	g_variant_get(owner, "(&s)", &unique);
+	return g_strdup(unique);
+}
+
+/* GIO's session bus singleton lives only while someone holds it: without
+ * this reference every store would connect afresh (a new unique name,
+ * Hello and authentication) and lose what was learnt about the bus. */
+static GMutex kept_lock;
+static GDBusConnection *kept_bus;
+
+static void
+keep_bus(GDBusConnection *bus)
+{
+	g_mutex_lock(&kept_lock);
+	if (kept_bus != bus) {
+		g_clear_object(&kept_bus);
+		kept_bus = g_object_ref(bus);
+	}
+	g_mutex_unlock(&kept_lock);
+}
+
+__attribute__((destructor)) static void
+kept_bus_at_exit(void)
+{
+	g_mutex_lock(&kept_lock);
+	g_clear_object(&kept_bus);
+	g_mutex_unlock(&kept_lock);
 }
 
 SmtpcredStore *
@@ -242,24 +296,45 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 		return NULL;
 	}
 	g_clear_object(&res);
+	keep_bus(bus);
 	/* Asked once per bus connection: later failures of real calls say
 	 * "no Secret Service" themselves (map_error), and the round trip
 	 * is a tenth of a lease's time. */
-	if (g_object_get_data(G_OBJECT(bus), "smtpcred-service-seen") == NULL) {
-		if (!service_present(store, bus, deadline, error))
+	store->dest = g_strdup(g_object_get_data(G_OBJECT(bus), OWNER_KEY));
+	if (store->dest == NULL) {
+		store->dest = service_owner(store, bus, deadline, error);
+		if (store->dest == NULL)
 			return NULL;
-		g_object_set_data(G_OBJECT(bus), "smtpcred-service-seen",
-				  GINT_TO_POINTER(1));
+		g_object_set_data_full(G_OBJECT(bus), OWNER_KEY,
+				       g_strdup(store->dest), g_free);
 	}
-	cancel = (g_object_unref(cancel), g_cancellable_new());
+	store->bus = g_steal_pointer(&bus);
+	store->session = session;
+	return g_steal_pointer(&store);
+}
 
-	/* OPEN_SESSION negotiates an encrypted transfer session, so the
-	 * secret never crosses D-Bus (and GDBus's buffers) in clear.  It
-	 * costs a Diffie-Hellman exchange on both sides (about 7 ms here,
-	 * once per process), so lookups that read no secret skip it. */
+/* libsecret's SecretService, made when first needed: only changes,
+ * unlocking and secrets need it.  Searches and reads are plain D-Bus
+ * calls, so a process that only looks accounts up never pays for the
+ * proxy's half dozen set-up calls.  With SESSION it negotiates the
+ * encrypted transfer session, so a secret never crosses D-Bus (and
+ * GDBus's buffers) in clear; that costs a Diffie-Hellman exchange on
+ * both sides (about 7 ms here, once per process; a sender has it done
+ * on a thread of its own, smtpcred_lease_prepare()). */
+static SecretService *
+need_service(SmtpcredStore *store, gint64 deadline, GError **error)
+{
+	g_autoptr(GCancellable) cancel = NULL;
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+
+	if (store->service != NULL)
+		return store->service;
+	cancel = g_cancellable_new();
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_get(session ? SECRET_SERVICE_OPEN_SESSION
-					    : SECRET_SERVICE_NONE,
+		 secret_service_get(store->session
+					? SECRET_SERVICE_OPEN_SESSION
+					: SECRET_SERVICE_NONE,
 				    cancel, kr_on_done, &res));
 	store->service = secret_service_get_finish(res, &local);
 	if (store->service == NULL) {
@@ -269,7 +344,7 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 			(*error)->code = SMTPCRED_ERROR_NO_SERVICE;
 		return NULL;
 	}
-	return g_steal_pointer(&store);
+	return store->service;
 }
 
 void
@@ -278,6 +353,8 @@ smtpcred_store_free(SmtpcredStore *store)
 	if (store == NULL)
 		return;
 	g_clear_object(&store->service);
+	g_clear_object(&store->bus);
+	g_free(store->dest);
 	g_clear_pointer(&store->ctx, g_main_context_unref);
 	g_free(store);
 }
@@ -291,6 +368,8 @@ default_collection_path(SmtpcredStore *store, gint64 deadline, GError **error)
 	g_autoptr(GError) local = NULL;
 	char *path;
 
+	if (need_service(store, deadline, error) == NULL)
+		return NULL;
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_read_alias_dbus_path(store->service,
 						     "default", cancel,
@@ -316,8 +395,7 @@ static gboolean
 read_locked(SmtpcredStore *store, const char *path, const char *iface,
 	    gint64 deadline, gboolean *locked, GError **error)
 {
-	GDBusConnection *conn = g_dbus_proxy_get_connection(
-	    G_DBUS_PROXY(store->service));
+	GDBusConnection *conn = store->bus;
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
@@ -326,7 +404,7 @@ read_locked(SmtpcredStore *store, const char *path, const char *iface,
 
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_dbus_connection_call(
-		     conn, "org.freedesktop.secrets", path,
+		     conn, store->dest, path,
 		     "org.freedesktop.DBus.Properties", "Get",
 		     g_variant_new("(ss)", iface, "Locked"),
 		     G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, cancel,
@@ -417,31 +495,42 @@ search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
-	g_auto(GStrv) unlocked = NULL;
-	g_auto(GStrv) locked = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autofree const char **unlocked = NULL;
+	g_autofree const char **locked = NULL;
 	g_autoptr(GStrvBuilder) all = g_strv_builder_new();
+	GVariantBuilder b;
+	GHashTableIter iter;
+	gpointer k, v;
 
+	/* Service.SearchItems as libsecret would send it for our schema
+	 * (its name is matched), straight on the bus. */
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+	g_hash_table_iter_init(&iter, query);
+	while (g_hash_table_iter_next(&iter, &k, &v))
+		g_variant_builder_add(&b, "{ss}", (const char *)k,
+				      (const char *)v);
+	g_variant_builder_add(&b, "{ss}", "xdg:schema", kr_schema.name);
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_search_for_dbus_paths(store->service,
-						      &kr_schema, query,
-						      cancel, kr_on_done, &res));
-	if (!secret_service_search_for_dbus_paths_finish(
-		store->service, res, &unlocked, &locked, &local)) {
+		 g_dbus_connection_call(
+		     store->bus, store->dest,
+		     "/org/freedesktop/secrets",
+		     "org.freedesktop.Secret.Service", "SearchItems",
+		     g_variant_new("(a{ss})", &b), G_VARIANT_TYPE("(aoao)"),
+		     G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, &res));
+	reply = g_dbus_connection_call_finish(store->bus, res, &local);
+	if (reply == NULL) {
 		map_error(store, local, "search", error);
 		return NULL;
 	}
+	g_variant_get(reply, "(^a&o^a&o)", &unlocked, &locked);
 	if ((store->flags & SMTPCRED_STORE_ALLOW_PROMPT) && locked != NULL &&
-	    locked[0] != NULL) {
-		guint n = g_strv_length(locked);
-		g_autofree const char **lp = g_new0(const char *, n + 1);
-
-		for (guint i = 0; i < n; i++)
-			lp[i] = locked[i];
+	    locked[0] != NULL && need_service(store, deadline, NULL) != NULL) {
 		g_clear_object(&res);
 		cancel = (g_object_unref(cancel), g_cancellable_new());
 		KR_ASYNC(store, cancel, deadline, res,
 			 secret_service_unlock_dbus_paths(
-			     store->service, lp, cancel, kr_on_done, &res));
+			     store->service, locked, cancel, kr_on_done, &res));
 		/* Refused or dismissed: the items stay locked, which the
 		 * Locked property read below reports. */
 		(void)secret_service_unlock_dbus_paths_finish(
@@ -472,7 +561,8 @@ on_props(GObject *src, GAsyncResult *res, gpointer data)
 }
 
 static SecretValue *decode_secret(SmtpcredStore *store, GVariant *reply);
-static const char *session_path(SmtpcredStore *store, GError **error);
+static const char *session_path(SmtpcredStore *store, gint64 deadline,
+				GError **error);
 
 /* GetAll of every item in PATHS into OUT (items gone meanwhile are left
  * out) and, with SECRET_OF, Item.GetSecret of that item into *VALUE: all
@@ -482,8 +572,7 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 		const char *secret_of, SecretValue **value, GPtrArray *out,
 		GError **error)
 {
-	GDBusConnection *conn =
-	    g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
+	GDBusConnection *conn = store->bus;
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	guint n = g_strv_length(paths), pending = n;
 	g_autofree ItemProps *props = g_new0(ItemProps, n + 1);
@@ -493,14 +582,14 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	gint64 left;
 
 	if (secret_of != NULL) {
-		const char *session = session_path(store, error);
+		const char *session = session_path(store, deadline, error);
 
 		if (session == NULL)
 			return FALSE;
 		pending++;
 		g_main_context_push_thread_default(store->ctx);
 		g_dbus_connection_call(
-		    conn, "org.freedesktop.secrets", secret_of,
+		    conn, store->dest, secret_of,
 		    "org.freedesktop.Secret.Item", "GetSecret",
 		    g_variant_new("(o)", session),
 		    G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
@@ -511,7 +600,7 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	for (guint i = 0; i < n; i++) {
 		props[i].pending = &pending;
 		g_dbus_connection_call(
-		    conn, "org.freedesktop.secrets", paths[i],
+		    conn, store->dest, paths[i],
 		    "org.freedesktop.DBus.Properties", "GetAll",
 		    g_variant_new("(s)", "org.freedesktop.Secret.Item"),
 		    G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1,
@@ -712,6 +801,8 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 			    g_strdup("org.freedesktop.Secret.Item.Attributes"),
 			    g_variant_ref_sink(g_variant_builder_end(&b)));
 
+	if (need_service(store, deadline, error) == NULL)
+		return FALSE;
 	/* secret_value_new() copies into libsecret's non-pageable memory. */
 	value = secret_value_new(secret != NULL ? secret : "", (gssize)len,
 				 "text/plain");
@@ -738,6 +829,8 @@ item_proxy(SmtpcredStore *store, KrItem *it, gint64 deadline, GError **error)
 
 	if (it->item != NULL)
 		return TRUE;
+	if (need_service(store, deadline, error) == NULL)
+		return FALSE;
 	cancel = g_cancellable_new();
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_new_for_dbus_path(store->service, it->path,
@@ -796,11 +889,13 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 
 /* Our transfer session's path (the encrypted one of a lease store). */
 static const char *
-session_path(SmtpcredStore *store, GError **error)
+session_path(SmtpcredStore *store, gint64 deadline, GError **error)
 {
-	const char *session =
-	    secret_service_get_session_dbus_path(store->service);
+	const char *session;
 
+	if (need_service(store, deadline, error) == NULL)
+		return NULL;
+	session = secret_service_get_session_dbus_path(store->service);
 	if (session == NULL)
 		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
 			    "no Secret Service transfer session");
@@ -839,13 +934,13 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	 * proxy, and none of the reply leak of libsecret 0.20.5's
 	 * secret_service_get_secret(s)_for_dbus_path(s).  With the
 	 * encrypted session the reply holds only ciphertext. */
-	session = session_path(store, error);
+	session = session_path(store, deadline, error);
 	if (session == NULL)
 		return NULL;
-	conn = g_dbus_proxy_get_connection(G_DBUS_PROXY(store->service));
+	conn = store->bus;
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_dbus_connection_call(
-		     conn, "org.freedesktop.secrets", it->path,
+		     conn, store->dest, it->path,
 		     "org.freedesktop.Secret.Item", "GetSecret",
 		     g_variant_new("(o)", session),
 		     G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,

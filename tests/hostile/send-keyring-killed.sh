@@ -72,6 +72,7 @@ for step in lease-start lease-resolved lease-secret-read; do
 	: >"$FIFO"
 	wait "$spid"
 	rc=$?
+	cp "$WK_DIR/send.err" "$WK_DIR/send-$step.err"
 	note "smtpsend: exit $rc $(tail -1 "$WK_DIR/send.err")"
 	if [ "$step" = lease-secret-read ]; then
 		# The secret is in hand: the daemon is not needed any more.
