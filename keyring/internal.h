@@ -137,6 +137,22 @@ gboolean kr_items_and_secret(SmtpcredStore *store, char **paths,
 			     const char *secret_of, gint64 deadline,
 			     GPtrArray *out, SecretValue **value,
 			     GError **error);
+/* A method of org.freedesktop.Secret.Service, straight on the bus to the
+ * service's unique name; errors mapped as every other call's. */
+GVariant *kr_service_call(SmtpcredStore *store, const char *method,
+			  GVariant *args, const char *reply_type,
+			  gint64 deadline, const char *what, GError **error);
+
+/* ---- session.c: the encrypted transfer session (OpenSSL) -------------- */
+
+/* The path of this process's session with the service STORE talks to,
+ * opened (a Diffie-Hellman exchange) on first need; g_free it. */
+char *kr_session_path(SmtpcredStore *store, gint64 deadline, GError **error);
+/* Item.GetSecret's (oayays), decrypted into locked memory that is wiped
+ * when the last reference to the value goes. */
+SecretValue *kr_session_decode(GVariant *secret, GError **error);
+void kr_session_forget(void);
+
 /* Forget what this process resolved of every account (lease.c): called
  * by every change to the store. */
 void kr_resolved_forget_all(void);

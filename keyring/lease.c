@@ -9,6 +9,8 @@
 
 #include <errno.h>
 
+#include <openssl/crypto.h>
+
 #include "internal.h"
 #include "parse.h"
 
@@ -279,6 +281,7 @@ static GMutex prepare_lock;
 static GThread *prepare_thread;
 static GCancellable *prepare_cancel;
 static gboolean prepared;
+static gboolean atexit_set;
 
 typedef struct {
 	GCancellable *cancel;
@@ -289,27 +292,13 @@ static gpointer
 prepare_run(gpointer data)
 {
 	PrepareJob *job = data;
-	GMainContext *ctx = g_main_context_new();
-	GAsyncResult *res = NULL;
-	SecretService *service;
-	GSource *timer;
+	g_autoptr(SmtpcredStore) store = NULL;
+	g_autofree char *path = NULL;
 
-	g_main_context_push_thread_default(ctx);
-	timer = g_timeout_source_new(job->timeout_ms);
-	g_source_set_callback(timer, kr_on_deadline, job->cancel, NULL);
-	g_source_attach(timer, ctx);
-	secret_service_get(SECRET_SERVICE_OPEN_SESSION, job->cancel,
-			   kr_on_done, &res);
-	while (res == NULL)
-		g_main_context_iteration(ctx, TRUE);
-	service = secret_service_get_finish(res, NULL);
-	if (service != NULL)
-		g_object_unref(service); /* libsecret keeps its own */
-	g_object_unref(res);
-	g_source_destroy(timer);
-	g_source_unref(timer);
-	g_main_context_pop_thread_default(ctx);
-	g_main_context_unref(ctx);
+	/* Errors are the lease's to report: it tries again itself. */
+	store = kr_store_open(SMTPCRED_STORE_NONE, job->timeout_ms, FALSE, NULL);
+	if (store != NULL && !g_cancellable_is_cancelled(job->cancel))
+		path = kr_session_path(store, kr_deadline(store), NULL);
 	g_object_unref(job->cancel);
 	g_free(job);
 	return NULL;
@@ -331,7 +320,7 @@ prepare_wait(void)
 	g_clear_object(&c);
 }
 
-__attribute__((destructor)) static void
+static void
 prepare_at_exit(void)
 {
 	g_mutex_lock(&prepare_lock);
@@ -352,6 +341,16 @@ smtpcred_lease_prepare(unsigned timeout_ms)
 		return;
 	}
 	prepared = TRUE;
+	/* The thread uses OpenSSL (session.c), which cleans up in an atexit
+	 * handler: ours must run first and join the thread, so it goes in
+	 * after OpenSSL's (handlers run in reverse order). */
+	if (!atexit_set) {
+		/* (options 0 would return at once, registering nothing) */
+		OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_CIPHERS |
+					OPENSSL_INIT_ADD_ALL_DIGESTS,
+				    NULL);
+		atexit_set = atexit(prepare_at_exit) == 0;
+	}
 	/* GLib 2.74 can deadlock when two threads register and initialise
 	 * the same GObject types at once (the caller goes on to connect to
 	 * the bus while the thread makes libsecret's proxy): set up the
@@ -359,7 +358,6 @@ smtpcred_lease_prepare(unsigned timeout_ms)
 	g_type_class_unref(g_type_class_ref(G_TYPE_DBUS_CONNECTION));
 	g_type_class_unref(g_type_class_ref(G_TYPE_DBUS_PROXY));
 	g_type_class_unref(g_type_class_ref(G_TYPE_TASK));
-	g_type_class_unref(g_type_class_ref(SECRET_TYPE_SERVICE));
 	prepare_cancel = g_cancellable_new();
 	job = g_new0(PrepareJob, 1);
 	job->cancel = g_object_ref(prepare_cancel);

@@ -308,6 +308,9 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 		g_object_set_data_full(G_OBJECT(bus), OWNER_KEY,
 				       g_strdup(store->dest), g_free);
 	}
+	/* GDBus turns org.freedesktop.Secret.Error.IsLocked and friends
+	 * into SECRET_ERRORs only once libsecret has registered them. */
+	(void)SECRET_ERROR;
 	store->bus = g_steal_pointer(&bus);
 	store->session = session;
 	return g_steal_pointer(&store);
@@ -560,9 +563,7 @@ on_props(GObject *src, GAsyncResult *res, gpointer data)
 	(*p->pending)--;
 }
 
-static SecretValue *decode_secret(SmtpcredStore *store, GVariant *reply);
-static const char *session_path(SmtpcredStore *store, gint64 deadline,
-				GError **error);
+static SecretValue *decode_secret(GVariant *reply, GError **error);
 
 /* GetAll of every item in PATHS into OUT (items gone meanwhile are left
  * out) and, with SECRET_OF, Item.GetSecret of that item into *VALUE: all
@@ -582,7 +583,8 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	gint64 left;
 
 	if (secret_of != NULL) {
-		const char *session = session_path(store, deadline, error);
+		g_autofree char *session = kr_session_path(store, deadline,
+							   error);
 
 		if (session == NULL)
 			return FALSE;
@@ -626,14 +628,8 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 			map_error(store, local, "read secret", error);
 			ok = FALSE;
 		} else {
-			*value = decode_secret(store, reply);
-			if (*value == NULL) {
-				g_set_error(error, SMTPCRED_ERROR,
-					    SMTPCRED_ERROR_LOCKED,
-					    "the keyring collection is "
-					    "locked; unlock it and retry");
-				ok = FALSE;
-			}
+			*value = decode_secret(reply, error);
+			ok = *value != NULL;
 		}
 	}
 	for (guint i = 0; i < n; i++) {
@@ -887,29 +883,35 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	return TRUE;
 }
 
-/* Our transfer session's path (the encrypted one of a lease store). */
-static const char *
-session_path(SmtpcredStore *store, gint64 deadline, GError **error)
+GVariant *
+kr_service_call(SmtpcredStore *store, const char *method, GVariant *args,
+		const char *reply_type, gint64 deadline, const char *what,
+		GError **error)
 {
-	const char *session;
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	GVariant *reply;
 
-	if (need_service(store, deadline, error) == NULL)
-		return NULL;
-	session = secret_service_get_session_dbus_path(store->service);
-	if (session == NULL)
-		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
-			    "no Secret Service transfer session");
-	return session;
+	KR_ASYNC(store, cancel, deadline, res,
+		 g_dbus_connection_call(
+		     store->bus, store->dest, "/org/freedesktop/secrets",
+		     "org.freedesktop.Secret.Service", method, args,
+		     G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE, -1,
+		     cancel, kr_on_done, &res));
+	reply = g_dbus_connection_call_finish(store->bus, res, &local);
+	if (reply == NULL)
+		map_error(store, local, what, error);
+	return reply;
 }
 
-/* Item.GetSecret's reply, decoded by libsecret into its wiped memory.
- * NULL when the item had no secret to give (locked meanwhile). */
+/* Item.GetSecret's reply, decrypted with our session (session.c). */
 static SecretValue *
-decode_secret(SmtpcredStore *store, GVariant *reply)
+decode_secret(GVariant *reply, GError **error)
 {
 	g_autoptr(GVariant) secret = g_variant_get_child_value(reply, 0);
 
-	return secret_service_decode_dbus_secret(store->service, secret);
+	return kr_session_decode(secret, error);
 }
 
 SecretValue *
@@ -920,9 +922,7 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
 	g_autoptr(GVariant) reply = NULL;
-	GDBusConnection *conn;
-	const char *session;
-	SecretValue *value;
+	g_autofree char *session = NULL;
 
 	if (it->locked) {
 		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
@@ -930,36 +930,24 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 			    "and retry");
 		return NULL;
 	}
-	/* Item.GetSecret on our session, decoded by libsecret: no item
-	 * proxy, and none of the reply leak of libsecret 0.20.5's
-	 * secret_service_get_secret(s)_for_dbus_path(s).  With the
-	 * encrypted session the reply holds only ciphertext. */
-	session = session_path(store, deadline, error);
+	/* Item.GetSecret on our encrypted session (session.c): no item
+	 * proxy, and the reply holds only ciphertext. */
+	session = kr_session_path(store, deadline, error);
 	if (session == NULL)
 		return NULL;
-	conn = store->bus;
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_dbus_connection_call(
-		     conn, store->dest, it->path,
+		     store->bus, store->dest, it->path,
 		     "org.freedesktop.Secret.Item", "GetSecret",
 		     g_variant_new("(o)", session),
 		     G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
 		     cancel, kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(conn, res, &local);
+	reply = g_dbus_connection_call_finish(store->bus, res, &local);
 	if (reply == NULL) {
 		map_error(store, local, "read secret", error);
 		return NULL;
 	}
-	value = decode_secret(store, reply);
-	if (value == NULL) {
-		/* A secret vanishing between search and read means the
-		 * collection was locked meanwhile. */
-		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
-			    "the keyring collection is locked; unlock it "
-			    "and retry");
-		return NULL;
-	}
-	return value;
+	return decode_secret(reply, error);
 }
 
 /* The items at PATHS as they are now (gone ones left out) and the
