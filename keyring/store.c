@@ -147,11 +147,12 @@ map_error(const SmtpcredStore *store, GError *local, const char *what,
 		    what, msg);
 }
 
-/* One call on the bus daemon: (b) or (as) reply, NULL on error. */
+/* One method call with the store's deadline; errors mapped. */
 static GVariant *
-bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
-	 GVariant *args, const char *reply_type, gint64 deadline,
-	 GError **error)
+call(SmtpcredStore *store, GDBusConnection *bus, const char *dest,
+     const char *path, const char *iface, const char *method, GVariant *args,
+     const char *reply_type, gint64 deadline, const char *what,
+     GError **error)
 {
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
@@ -159,16 +160,25 @@ bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
 	GVariant *reply;
 
 	KR_ASYNC(store, cancel, deadline, res,
-		 g_dbus_connection_call(bus, "org.freedesktop.DBus",
-					"/org/freedesktop/DBus",
-					"org.freedesktop.DBus", method, args,
+		 g_dbus_connection_call(bus, dest, path, iface, method, args,
 					G_VARIANT_TYPE(reply_type),
 					G_DBUS_CALL_FLAGS_NONE, -1, cancel,
 					kr_on_done, &res));
 	reply = g_dbus_connection_call_finish(bus, res, &local);
 	if (reply == NULL)
-		map_error(store, local, method, error);
+		map_error(store, local, what, error);
 	return reply;
+}
+
+/* One call on the bus daemon: (b) or (as) reply, NULL on error. */
+static GVariant *
+bus_call(SmtpcredStore *store, GDBusConnection *bus, const char *method,
+	 GVariant *args, const char *reply_type, gint64 deadline,
+	 GError **error)
+{
+	return call(store, bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+		    "org.freedesktop.DBus", method, args, reply_type, deadline,
+		    method, error);
 }
 
 /* The unique bus name of the Secret Service, started if it is only
@@ -888,21 +898,9 @@ kr_service_call(SmtpcredStore *store, const char *method, GVariant *args,
 		const char *reply_type, gint64 deadline, const char *what,
 		GError **error)
 {
-	g_autoptr(GCancellable) cancel = g_cancellable_new();
-	g_autoptr(GAsyncResult) res = NULL;
-	g_autoptr(GError) local = NULL;
-	GVariant *reply;
-
-	KR_ASYNC(store, cancel, deadline, res,
-		 g_dbus_connection_call(
-		     store->bus, store->dest, "/org/freedesktop/secrets",
-		     "org.freedesktop.Secret.Service", method, args,
-		     G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE, -1,
-		     cancel, kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(store->bus, res, &local);
-	if (reply == NULL)
-		map_error(store, local, what, error);
-	return reply;
+	return call(store, store->bus, store->dest, "/org/freedesktop/secrets",
+		    "org.freedesktop.Secret.Service", method, args, reply_type,
+		    deadline, what, error);
 }
 
 /* Item.GetSecret's reply, decrypted with our session (session.c). */
