@@ -293,12 +293,11 @@ prepare_run(gpointer data)
 {
 	PrepareJob *job = data;
 	g_autoptr(SmtpcredStore) store = NULL;
-	g_autofree char *path = NULL;
 
 	/* Errors are the lease's to report: it tries again itself. */
 	store = kr_store_open(SMTPCRED_STORE_NONE, job->timeout_ms, FALSE, NULL);
 	if (store != NULL && !g_cancellable_is_cancelled(job->cancel))
-		path = kr_session_path(store, kr_deadline(store), NULL);
+		g_free(kr_session_path(store, kr_deadline(store), NULL));
 	g_object_unref(job->cancel);
 	g_free(job);
 	return NULL;
