@@ -471,6 +471,92 @@ test_sender_lease_refused_after_settings_change(void **state)
 	p->release(lease);
 }
 
+/* kr_session_decode() of a floating variant, which is then freed. */
+static SecretValue *
+decode_owned(GVariant *floating, GError **error)
+{
+	g_autoptr(GVariant) v = g_variant_ref_sink(floating);
+
+	return kr_session_decode(v, error);
+}
+
+/* Our session's decryption refuses what it cannot vouch for: another
+ * session's secret, an IV of the wrong size, a tampered length; and reads
+ * the real one. */
+static void
+test_session_decode_refuses_bad_input(void **state)
+{
+	g_autoptr(SmtpcredStore) store = store_or_die();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KrAccountItems) a = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) sec = NULL;
+	g_autoptr(GVariant) iv = NULL;
+	g_autoptr(GVariant) ct = NULL;
+	g_autoptr(GDBusConnection) bus = NULL;
+	g_autofree char *path = NULL;
+	g_autofree guchar *short_ct = NULL;
+	SecretValue *v;
+	const char *spath, *ctype;
+	gsize n = 0;
+	KrItem *it;
+
+	(void)state;
+	add_account("sess-bad", FALSE, FALSE);
+	a = kr_load_one(store, "sess-bad", kr_deadline(store), &error);
+	assert_non_null(a);
+	it = g_ptr_array_index(a->versions, 0);
+	path = kr_session_path(store, kr_deadline(store), &error);
+	assert_non_null(path);
+	bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
+	assert_non_null(bus);
+	reply = g_dbus_connection_call_sync(
+	    bus, store->dest, it->path, "org.freedesktop.Secret.Item",
+	    "GetSecret", g_variant_new("(o)", path),
+	    G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+	    &error);
+	assert_non_null(reply);
+	sec = g_variant_get_child_value(reply, 0);
+	g_variant_get(sec, "(&o@ay@ay&s)", &spath, &iv, &ct, &ctype);
+
+	/* The real one decrypts to the canary. */
+	v = kr_session_decode(sec, &error);
+	assert_non_null(v);
+	assert_memory_equal(secret_value_get(v, &n), CANARY, strlen(CANARY));
+	assert_int_equal(n, strlen(CANARY));
+	secret_value_unref(v);
+
+	/* Another session path. */
+	v = decode_owned(g_variant_new("(o@ay@ays)",
+				       "/org/freedesktop/secrets/session/x",
+				       iv, ct, ctype),
+			 &error);
+	assert_null(v);
+	assert_non_null(strstr(error->message, "cannot decrypt"));
+	g_clear_error(&error);
+	/* An IV of 15 bytes. */
+	v = decode_owned(g_variant_new("(o@ay@ays)", spath,
+				       g_variant_new_fixed_array(
+					   G_VARIANT_TYPE_BYTE,
+					   g_variant_get_data(iv), 15, 1),
+				       ct, ctype),
+			 &error);
+	assert_null(v);
+	g_clear_error(&error);
+	/* Ciphertext cut to a length that is no multiple of the block. */
+	n = g_variant_get_size(ct);
+	assert_true(n >= 16);
+	short_ct = g_memdup2(g_variant_get_data(ct), n - 1);
+	v = decode_owned(g_variant_new("(o@ay@ays)", spath, iv,
+				       g_variant_new_fixed_array(
+					   G_VARIANT_TYPE_BYTE, short_ct,
+					   n - 1, 1),
+				       ctype),
+			 &error);
+	assert_null(v);
+	g_clear_error(&error);
+}
+
 static int
 setup(void **state)
 {
@@ -506,6 +592,7 @@ main(void)
 	    cmocka_unit_test(test_lookup_recent_is_not_reread_lease_is),
 	    cmocka_unit_test(test_lease_after_lookup_sees_foreign_change),
 	    cmocka_unit_test(test_sender_lease_refused_after_settings_change),
+	    cmocka_unit_test(test_session_decode_refuses_bad_input),
 	};
 
 	if (g_getenv("WK_DIR") == NULL) {
