@@ -386,13 +386,15 @@ typedef struct {
 	char from[SMTP_TEXT_LINE_MAX + 1]; /* first line of the From field */
 	uint64_t size;
 	unsigned flags;
+	char *obuf; /* RAW_CHUNK bytes gathered before a write(2) */
+	size_t olen;
 } spooler;
 
 static int
-spool_write(spooler *sp, const char *p, size_t n, smtpsend_error *err)
+write_all(int fd, const char *p, size_t n, smtpsend_error *err)
 {
 	while (n > 0) {
-		ssize_t w = write(sp->out, p, n);
+		ssize_t w = write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -401,8 +403,43 @@ spool_write(spooler *sp, const char *p, size_t n, smtpsend_error *err)
 					 "cannot spool the message");
 		p += w;
 		n -= (size_t)w;
-		sp->size += (uint64_t)w;
 	}
+	return 0;
+}
+
+/* Write out what spool_write() gathered; before the spool is read or
+ * sp->out changes. */
+static int
+spool_flush(spooler *sp, smtpsend_error *err)
+{
+	int r = sp->olen > 0 ? write_all(sp->out, sp->obuf, sp->olen, err) : 0;
+
+	sp->olen = 0;
+	return r;
+}
+
+/* Lines are short: gather them, one write(2) per RAW_CHUNK instead of two
+ * per line. */
+static int
+spool_write(spooler *sp, const char *p, size_t n, smtpsend_error *err)
+{
+	if (sp->obuf != NULL && sp->olen + n <= RAW_CHUNK) {
+		memcpy(sp->obuf + sp->olen, p, n);
+		sp->olen += n;
+		sp->size += (uint64_t)n;
+		return 0;
+	}
+	if (spool_flush(sp, err) < 0)
+		return -1;
+	if (sp->obuf != NULL && n < RAW_CHUNK) {
+		memcpy(sp->obuf, p, n);
+		sp->olen = n;
+		sp->size += (uint64_t)n;
+		return 0;
+	}
+	if (write_all(sp->out, p, n, err) < 0)
+		return -1;
+	sp->size += (uint64_t)n;
 	return 0;
 }
 
@@ -613,9 +650,10 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 
 	in = common_malloc(RAW_CHUNK);
 	line = common_malloc(SMTP_TEXT_LINE_MAX + 2);
+	sp.obuf = common_malloc(RAW_CHUNK);
 	body = memfd_create("smtpsend-body", MFD_CLOEXEC);
 	head = memfd_create("smtpsend-spool", MFD_CLOEXEC);
-	if (in == NULL || line == NULL) {
+	if (in == NULL || line == NULL || sp.obuf == NULL) {
 		r = send_fail(err, SMTPSEND_E_NOMEM, "message", "out of memory");
 		goto out;
 	}
@@ -696,6 +734,9 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 	{
 		uint64_t body_size = sp.size;
 
+		r = spool_flush(&sp, err);
+		if (r < 0)
+			goto out;
 		sp.size = 0;
 		r = spool_missing(m, &sp, head, err);
 		if (r < 0)
@@ -717,6 +758,9 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 			if (r < 0)
 				goto out;
 		}
+		r = spool_flush(&sp, err);
+		if (r < 0)
+			goto out;
 		(void)body_size;
 	}
 	m->spool = head;
@@ -730,6 +774,7 @@ out:
 	if (head >= 0)
 		close(head);
 	common_free(sp.hdr);
+	common_free(sp.obuf);
 	common_free(in);
 	common_free(line);
 	return r;
