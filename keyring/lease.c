@@ -147,7 +147,6 @@ recall(const char *account, gint64 max_age_us, Resolved *out)
 		out->usable_path = g_strdup(r->usable_path);
 		out->version = r->version;
 		settings_copy(&out->s, &r->s);
-		out->at = r->at;
 		found = TRUE;
 	}
 	g_mutex_unlock(&resolved_lock);
@@ -459,7 +458,6 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 	smtpcred_lease *l;
 	KrItem *usable = NULL;
 	gint64 deadline;
-	int rc;
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
@@ -490,16 +488,12 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 		usable = resolve(store, account, deadline, &a, &s, &local);
 		if (usable == NULL)
 			goto fail;
-		kr_crash_point("lease-resolved");
-		value = kr_item_secret(store, usable, deadline, &local);
-		if (value == NULL)
-			goto fail;
 		account_path = g_strdup(a->account_item->path);
 	}
-	kr_crash_point("lease-secret-read");
 	if (check != NULL && !check(&s, data)) {
 		/* The sender connected with settings the account no longer
-		 * has: no secret for that connection. */
+		 * has: no secret for that connection (one read with the
+		 * items on the fast path is wiped unused). */
 		forget(account);
 		g_set_error(&local, SMTPCRED_ERROR, SMTPCRED_ERROR_CONFLICT,
 			    "the settings of account '%s' changed after this "
@@ -507,6 +501,13 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 			    account);
 		goto fail;
 	}
+	if (value == NULL) {
+		kr_crash_point("lease-resolved");
+		value = kr_item_secret(store, usable, deadline, &local);
+		if (value == NULL)
+			goto fail;
+	}
+	kr_crash_point("lease-secret-read");
 	remember(account, account_path, usable, &s);
 	server = g_strdup_printf("%s:%u", s.host, s.port);
 
@@ -538,8 +539,7 @@ fail:
 	kr_audit("lease", kr_outcome_for(local), account, 0, purpose, NULL, 0,
 		 local->message, NULL);
 	set_err(err, local);
-	rc = kr_error_to_code(local);
-	return rc;
+	return kr_error_to_code(local);
 }
 
 int

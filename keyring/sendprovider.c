@@ -46,20 +46,26 @@ p_acquire(void *userdata, const char *account, const char *purpose,
 	return 0;
 }
 
+/* An account's "tls" setting as libsmtpsend's mode. */
+static smtpsend_tls_mode
+tls_mode(const char *tls)
+{
+	if (g_strcmp0(tls, "implicit") == 0)
+		return SMTPSEND_TLS_IMPLICIT;
+	if (g_strcmp0(tls, "none-loopback") == 0)
+		return SMTPSEND_TLS_NONE_LOOPBACK;
+	return SMTPSEND_TLS_STARTTLS;
+}
+
 /* The settings as read now still are the ones the session connected
- * with (the same mapping as p_resolve()). */
+ * with. */
 static gboolean
 same_settings(const SmtpcredSettings *now, const void *data)
 {
 	const smtpsend_account *used = data;
-	smtpsend_tls_mode tls =
-	    g_strcmp0(now->tls, "implicit") == 0 ? SMTPSEND_TLS_IMPLICIT
-	    : g_strcmp0(now->tls, "none-loopback") == 0
-		? SMTPSEND_TLS_NONE_LOOPBACK
-		: SMTPSEND_TLS_STARTTLS;
 
 	return g_strcmp0(now->host, used->host) == 0 &&
-	       now->port == used->port && tls == used->tls &&
+	       now->port == used->port && tls_mode(now->tls) == used->tls &&
 	       (now->mechs == NULL || g_strcmp0(now->mechs, used->mechs) == 0) &&
 	       g_strcmp0(now->ca_file, used->ca_file) == 0 &&
 	       g_strcmp0(now->pin, used->pin) == 0;
@@ -143,11 +149,7 @@ p_resolve(void *userdata, const char *account, smtpsend_account **out,
 	r->info = info;
 	r->pub.host = info->host;
 	r->pub.port = info->port;
-	r->pub.tls = g_strcmp0(info->tls, "implicit") == 0
-			 ? SMTPSEND_TLS_IMPLICIT
-		     : g_strcmp0(info->tls, "none-loopback") == 0
-			 ? SMTPSEND_TLS_NONE_LOOPBACK
-			 : SMTPSEND_TLS_STARTTLS;
+	r->pub.tls = tls_mode(info->tls);
 	r->pub.mechs = info->mechs;
 	r->pub.ca_file = info->ca_file;
 	r->pub.pin = info->pin;

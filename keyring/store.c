@@ -916,11 +916,9 @@ SecretValue *
 kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	       GError **error)
 {
-	g_autoptr(GCancellable) cancel = g_cancellable_new();
-	g_autoptr(GAsyncResult) res = NULL;
-	g_autoptr(GError) local = NULL;
-	g_autoptr(GVariant) reply = NULL;
-	g_autofree char *session = NULL;
+	g_autoptr(GPtrArray) none = g_ptr_array_new();
+	char *no_paths[] = {NULL};
+	SecretValue *value = NULL;
 
 	if (it->locked) {
 		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
@@ -930,22 +928,10 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	}
 	/* Item.GetSecret on our encrypted session (session.c): no item
 	 * proxy, and the reply holds only ciphertext. */
-	session = kr_session_path(store, deadline, error);
-	if (session == NULL)
+	if (!kr_items_and_secret(store, no_paths, it->path, deadline, none,
+				 &value, error))
 		return NULL;
-	KR_ASYNC(store, cancel, deadline, res,
-		 g_dbus_connection_call(
-		     store->bus, store->dest, it->path,
-		     "org.freedesktop.Secret.Item", "GetSecret",
-		     g_variant_new("(o)", session),
-		     G_VARIANT_TYPE("((oayays))"), G_DBUS_CALL_FLAGS_NONE, -1,
-		     cancel, kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(store->bus, res, &local);
-	if (reply == NULL) {
-		map_error(store, local, "read secret", error);
-		return NULL;
-	}
-	return decode_secret(reply, error);
+	return value;
 }
 
 /* The items at PATHS as they are now (gone ones left out) and the

@@ -59,17 +59,12 @@ printf 'From: a@test.example\nTo: b@example.org\nSubject: lease killed\n\nbody\n
 for step in lease-start lease-resolved lease-secret-read; do
 	m0=$(delivered) a0=$(auths) l0=$(leases_ok)
 	begin "$step: the keyring daemon killed during the lease: typed error or sent, never a crash"
-	rm -f "$FIFO" "$FIFO.ready"
-	mkfifo "$FIFO"
+	pause_fifo_new "$FIFO"
 	SMTPCRED_TEST_PAUSE_AT=$step SMTPCRED_TEST_PAUSE_FIFO=$FIFO \
 		"$SMTPSEND" --account lk --timeout 5 -f a@test.example -- b@example.org \
 		<"$WK_DIR/msg.eml" >"$WK_DIR/send.out" 2>"$WK_DIR/send.err" &
 	spid=$!
-	for _ in $(seq 200); do [ -s "$FIFO.ready" ] && break; sleep 0.05; done
-	[ -s "$FIFO.ready" ] || fail "the send never reached $step"
-	kill -KILL "$(daemon_pid)" 2>/dev/null
-	for _ in $(seq 100); do [ -z "$(daemon_pid)" ] && break; sleep 0.05; done
-	: >"$FIFO"
+	kill_daemon_at_pause "$FIFO" "the send never reached $step"
 	wait "$spid"
 	rc=$?
 	cp "$WK_DIR/send.err" "$WK_DIR/send-$step.err"

@@ -27,17 +27,12 @@ for step in after-create after-verify after-intent after-demote after-promote af
 	begin "$step: the keyring daemon killed mid-rotation: typed error or done, no crash"
 	expect_rc 0 "$SMTPCRED" add "$a" --host smtp.example.org --user "$a" \
 		--password-stdin < <(printf '%s\n' "$CANARY-$a-v1")
-	rm -f "$FIFO" "$FIFO.ready"
-	mkfifo "$FIFO"
+	pause_fifo_new "$FIFO"
 	SMTPCRED_TEST_PAUSE_AT=$step SMTPCRED_TEST_PAUSE_FIFO=$FIFO \
 		"$SMTPCRED" --timeout 2000 rotate "$a" --password-stdin \
 		< <(printf '%s\n' "$CANARY-$a-v2") >"$WK_DIR/rot.out" 2>"$WK_DIR/rot.err" &
 	rpid=$!
-	for _ in $(seq 200); do [ -s "$FIFO.ready" ] && break; sleep 0.05; done
-	[ -s "$FIFO.ready" ] || fail "the rotation never reached $step"
-	kill -KILL "$(daemon_pid)" 2>/dev/null
-	for _ in $(seq 100); do [ -z "$(daemon_pid)" ] && break; sleep 0.05; done
-	: >"$FIFO"
+	kill_daemon_at_pause "$FIFO" "the rotation never reached $step"
 	wait "$rpid"
 	rc=$?
 	note "rotate: exit $rc $(tail -1 "$WK_DIR/rot.err")"

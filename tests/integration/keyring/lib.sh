@@ -510,6 +510,26 @@ start_daemon() {
 	return 1
 }
 
+# A fresh FIFO for SMTPCRED_TEST_PAUSE_FIFO (test builds).
+pause_fifo_new() { # FIFO
+	rm -f "$1" "$1.ready"
+	mkfifo "$1"
+}
+
+# Wait (10 s) until the process under test is paused at FIFO, SIGKILL the
+# Secret Service, wait until it is gone, and let the process go on.  When
+# the pause is never reached, fail with MESSAGE and leave the process be.
+kill_daemon_at_pause() { # FIFO MESSAGE
+	for _ in $(seq 200); do [ -s "$1.ready" ] && break; sleep 0.05; done
+	if [ ! -s "$1.ready" ]; then
+		fail "$2"
+		return 1
+	fi
+	kill -KILL "$(daemon_pid)" 2>/dev/null
+	for _ in $(seq 100); do [ -z "$(daemon_pid)" ] && break; sleep 0.05; done
+	: >"$1"
+}
+
 # ---- the canary -------------------------------------------------------------
 
 # canary_check CANARY: one TAP check each for
