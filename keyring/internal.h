@@ -103,6 +103,13 @@ struct _SmtpcredStore {
 };
 
 gint64 kr_deadline(const SmtpcredStore *store);
+/* Signals received from the bus so far (store.c, "watching the keyring
+ * for changes"): unchanged since a read began means the keyring announced
+ * no change since, provided kr_store_watched() held when it began. */
+guint kr_changes(void);
+gboolean kr_store_watched(const SmtpcredStore *store);
+/* Items read with GetAll by this process (for tests). */
+guint kr_item_reads(void);
 /* GAsyncReadyCallback storing a reference to the result in *data. */
 void kr_on_done(GObject *src, GAsyncResult *res, gpointer data);
 /* GSourceFunc cancelling the GCancellable data; removes itself. */

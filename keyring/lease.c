@@ -58,7 +58,11 @@ check_policy(const char *account, const SmtpcredSettings *settings,
  * RESOLVED_TTL_US of it reads nothing from the keyring, and a lease
  * re-reads just the two items it names together with the secret (one
  * round trip instead of a search, a read of every item and then the
- * secret).  The lease checks that the version is still current and takes
+ * secret), or within RESOLVED_TTL_US only the secret when the keyring has
+ * announced no change since (store.c counts its signals; a change
+ * announced before the secret arrives sends the lease back to reading
+ * the items).  An announced change also ends a lookup's reuse early.
+ * The lease checks that the version is still current and takes
  * the settings as they are now; a sender's lease also refuses when they
  * differ from the ones it connected with (kr_lease_acquire), so a stale
  * entry can cost one retry, never send a password where the account no
@@ -71,8 +75,11 @@ typedef struct {
 	char *account_path;
 	char *usable_path;
 	guint version;
+	GHashTable *usable_attrs; /* the usable version's, for the policy */
 	SmtpcredSettings s;
-	gint64 at; /* monotonic time it was read from the keyring */
+	gint64 at;	  /* monotonic time it was read from the keyring */
+	guint changes;	  /* kr_changes() before that read began */
+	gboolean watched; /* and the keyring's signals were counted */
 } Resolved;
 
 static GMutex resolved_lock;
@@ -97,6 +104,7 @@ resolved_clear(Resolved *r)
 {
 	g_clear_pointer(&r->account_path, g_free);
 	g_clear_pointer(&r->usable_path, g_free);
+	g_clear_pointer(&r->usable_attrs, g_hash_table_unref);
 	smtpcred_settings_clear(&r->s);
 }
 
@@ -111,7 +119,7 @@ resolved_free(gpointer p)
  * promotion) takes the full path every time. */
 static void
 remember(const char *account, const char *account_path, const KrItem *usable,
-	 const SmtpcredSettings *s)
+	 const SmtpcredSettings *s, guint changes, gboolean watched)
 {
 	Resolved *r;
 
@@ -121,8 +129,11 @@ remember(const char *account, const char *account_path, const KrItem *usable,
 	r->account_path = g_strdup(account_path);
 	r->usable_path = g_strdup(usable->path);
 	r->version = usable->version;
+	r->usable_attrs = kr_attrs_copy(usable->attrs);
 	settings_copy(&r->s, s);
 	r->at = g_get_monotonic_time();
+	r->changes = changes;
+	r->watched = watched;
 	g_mutex_lock(&resolved_lock);
 	if (resolved_cache == NULL)
 		resolved_cache = g_hash_table_new_full(
@@ -142,11 +153,17 @@ recall(const char *account, gint64 max_age_us, Resolved *out)
 	r = resolved_cache != NULL ? g_hash_table_lookup(resolved_cache,
 							 account)
 				   : NULL;
-	if (r != NULL && g_get_monotonic_time() - r->at <= max_age_us) {
+	/* Too old, or the keyring announced a change since: read again. */
+	if (r != NULL && g_get_monotonic_time() - r->at <= max_age_us &&
+	    !(r->watched && r->changes != kr_changes())) {
 		out->account_path = g_strdup(r->account_path);
 		out->usable_path = g_strdup(r->usable_path);
 		out->version = r->version;
+		out->usable_attrs = kr_attrs_copy(r->usable_attrs);
 		settings_copy(&out->s, &r->s);
+		out->at = r->at;
+		out->changes = r->changes;
+		out->watched = r->watched;
 		found = TRUE;
 	}
 	g_mutex_unlock(&resolved_lock);
@@ -177,6 +194,38 @@ resolved_at_exit(void)
 	g_mutex_lock(&resolved_lock);
 	g_clear_pointer(&resolved_cache, g_hash_table_unref);
 	g_mutex_unlock(&resolved_lock);
+}
+
+/* The lease's fastest path: R was read less than RESOLVED_TTL_US ago and
+ * the keyring has announced no change since, so only the secret is read.
+ * A change announced before its answer arrives (store.c counts signals in
+ * order) wipes it unused: FALSE, and the caller reads the items again. */
+static gboolean
+lease_unchanged(SmtpcredStore *store, const Resolved *r, gint64 deadline,
+		SecretValue **value, SmtpcredSettings *settings,
+		KrItem **usable)
+{
+	g_autoptr(GPtrArray) none = g_ptr_array_new();
+	char *no_paths[] = {NULL};
+	g_autoptr(SecretValue) v = NULL;
+	KrItem *it;
+
+	if (!r->watched || r->changes != kr_changes() ||
+	    g_get_monotonic_time() - r->at > RESOLVED_TTL_US)
+		return FALSE;
+	if (!kr_items_and_secret(store, no_paths, r->usable_path, deadline,
+				 none, &v, NULL) ||
+	    r->changes != kr_changes())
+		return FALSE;
+	it = g_new0(KrItem, 1);
+	it->path = g_strdup(r->usable_path);
+	it->attrs = kr_attrs_copy(r->usable_attrs);
+	it->version = r->version;
+	it->state = SMTPCRED_STATE_CURRENT;
+	settings_copy(settings, &r->s);
+	*value = g_steal_pointer(&v);
+	*usable = it;
+	return TRUE;
 }
 
 /* The lease's fast path: the two items of R and the secret in one round
@@ -398,6 +447,7 @@ smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 	g_auto(SmtpcredSettings) s = {0};
 	Resolved r = {0};
 	KrItem *usable;
+	guint changes;
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
@@ -409,10 +459,12 @@ smtpcred_account_lookup(smtpcred_account_info **out, const char *account,
 	store = kr_store_open(SMTPCRED_STORE_NONE, timeout_ms, FALSE, &local);
 	if (store == NULL)
 		goto fail;
+	changes = kr_changes();
 	usable = resolve(store, account, kr_deadline(store), &a, &s, &local);
 	if (usable == NULL)
 		goto fail;
-	remember(account, a->account_item->path, usable, &s);
+	remember(account, a->account_item->path, usable, &s, changes,
+		 kr_store_watched(store));
 	*out = info_new(&s, usable->version);
 	return SMTPCRED_OK;
 
@@ -458,6 +510,8 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 	smtpcred_lease *l;
 	KrItem *usable = NULL;
 	gint64 deadline;
+	guint changes;
+	gboolean watched, unchanged = FALSE;
 
 	if (out == NULL || !kr_validate_name(account, &local))
 		goto fail;
@@ -471,9 +525,19 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 	store = smtpcred_store_new(SMTPCRED_STORE_NONE, timeout_ms, &local);
 	if (store == NULL)
 		goto fail;
+	/* Before anything is read: what this lease reads is at least as
+	 * new as any change counted after this. */
+	changes = kr_changes();
+	watched = kr_store_watched(store);
 	if (recall(account, G_MAXINT64, &r)) {
 		kr_crash_point("lease-resolved");
-		if (lease_fast(store, &r, deadline, &value, &s, &fast_item)) {
+		if (lease_unchanged(store, &r, deadline, &value, &s,
+				    &fast_item)) {
+			usable = fast_item;
+			account_path = g_strdup(r.account_path);
+			unchanged = TRUE;
+		} else if (lease_fast(store, &r, deadline, &value, &s,
+				      &fast_item)) {
 			usable = fast_item;
 			account_path = g_strdup(r.account_path);
 		} else {
@@ -508,7 +572,8 @@ kr_lease_acquire(smtpcred_lease **out, const char *account,
 			goto fail;
 	}
 	kr_crash_point("lease-secret-read");
-	remember(account, account_path, usable, &s);
+	if (!unchanged) /* else the entry stands as read, with its age */
+		remember(account, account_path, usable, &s, changes, watched);
 	server = g_strdup_printf("%s:%u", s.host, s.port);
 
 	/* Fail closed: no record, no secret (unless the account opts out). */

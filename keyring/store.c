@@ -238,6 +238,99 @@ service_owner(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
 	return g_strdup(unique);
 }
 
+/* ---- watching the keyring for changes ---------------------------------
+ *
+ * The Secret Service announces every change it makes (Collection
+ * ItemCreated/ItemChanged/ItemDeleted, PropertiesChanged, and so on).  A
+ * filter on our bus connection counts every signal that reaches us; once
+ * a match rule for the service's signals is in place, a count that has
+ * not moved since a read started means the keyring sent no change since,
+ * and what was read then still holds (lease.c uses that to read only the
+ * secret).  Filters run in GDBus's worker thread in the order messages
+ * arrive, so a signal sent before the answer to a call has been counted
+ * by the time the answer is handed over.  Counting every signal, whoever
+ * sent it, errs on the side of reading again.
+ */
+#define WATCH_KEY "smtpcred-watching" /* on the bus: the match rule holds */
+#define FILTER_KEY "smtpcred-counting" /* on the bus: count_signals added */
+
+static gint change_count;
+
+guint
+kr_changes(void)
+{
+	return (guint)g_atomic_int_get(&change_count);
+}
+
+gboolean
+kr_store_watched(const SmtpcredStore *store)
+{
+	return store->bus != NULL &&
+	       g_object_get_data(G_OBJECT(store->bus), WATCH_KEY) != NULL;
+}
+
+static GDBusMessage *
+count_signals(GDBusConnection *bus, GDBusMessage *msg, gboolean incoming,
+	      gpointer data)
+{
+	(void)bus;
+	(void)data;
+	if (incoming &&
+	    g_dbus_message_get_message_type(msg) ==
+		G_DBUS_MESSAGE_TYPE_SIGNAL &&
+	    /* the bus daemon's greeting to us says nothing of the keyring */
+	    !(g_strcmp0(g_dbus_message_get_sender(msg),
+			"org.freedesktop.DBus") == 0 &&
+	      (g_strcmp0(g_dbus_message_get_member(msg), "NameAcquired") ==
+		   0 ||
+	       g_strcmp0(g_dbus_message_get_member(msg), "NameLost") == 0)))
+		g_atomic_int_inc(&change_count);
+	return msg;
+}
+
+/* Ask the bus for the Secret Service's signals (by its well-known name,
+ * so a restarted daemon's are included) and count them.  Sent before
+ * anything else this store asks; *RES gets AddMatch's answer.  Once per
+ * bus connection. */
+static void
+watch_start(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel,
+	    GAsyncResult **res)
+{
+	if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) != NULL)
+		return;
+	if (g_object_get_data(G_OBJECT(bus), FILTER_KEY) == NULL) {
+		g_dbus_connection_add_filter(bus, count_signals, NULL, NULL);
+		g_object_set_data(G_OBJECT(bus), FILTER_KEY,
+				  GINT_TO_POINTER(1));
+	}
+	g_main_context_push_thread_default(store->ctx);
+	g_dbus_connection_call(
+	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+	    "org.freedesktop.DBus", "AddMatch",
+	    g_variant_new("(s)", "type='signal',sender='" SERVICE_NAME "'"),
+	    NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, res);
+	g_main_context_pop_thread_default(store->ctx);
+}
+
+/* AddMatch's answer: on success the count can be trusted on this bus.
+ * A failure only costs speed (every lease reads the items again). */
+static void
+watch_finish(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel,
+	     gint64 deadline, GAsyncResult **res)
+{
+	g_autoptr(GVariant) reply = NULL;
+
+	if (cancel == NULL)
+		return;
+	g_main_context_push_thread_default(store->ctx);
+	wait_for(store, cancel, deadline, res);
+	g_main_context_pop_thread_default(store->ctx);
+	reply = g_dbus_connection_call_finish(bus, *res, NULL);
+	g_clear_object(res);
+	if (reply != NULL)
+		g_object_set_data(G_OBJECT(bus), WATCH_KEY, GINT_TO_POINTER(1));
+}
+
 /* GIO's session bus singleton lives only while someone holds it: without
  * this reference every store would connect afresh (a new unique name,
  * Hello and authentication) and lose what was learnt about the bus. */
@@ -312,11 +405,23 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	 * is a tenth of a lease's time. */
 	store->dest = g_strdup(g_object_get_data(G_OBJECT(bus), OWNER_KEY));
 	if (store->dest == NULL) {
+		g_autoptr(GCancellable) wcancel = NULL;
+		g_autoptr(GAsyncResult) wres = NULL;
+
+		if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) == NULL) {
+			wcancel = g_cancellable_new();
+			watch_start(store, bus, wcancel, &wres);
+		}
 		store->dest = service_owner(store, bus, deadline, error);
+		/* The bus answers in order: AddMatch's reply is here. */
+		watch_finish(store, bus, wcancel, deadline, &wres);
 		if (store->dest == NULL)
 			return NULL;
 		g_object_set_data_full(G_OBJECT(bus), OWNER_KEY,
 				       g_strdup(store->dest), g_free);
+		/* Another daemon (or the first): nothing read before
+		 * counts as unchanged. */
+		g_atomic_int_inc(&change_count);
 	}
 	/* GDBus turns org.freedesktop.Secret.Error.IsLocked and friends
 	 * into SECRET_ERRORs only once libsecret has registered them. */
@@ -575,6 +680,14 @@ on_props(GObject *src, GAsyncResult *res, gpointer data)
 
 static SecretValue *decode_secret(GVariant *reply, GError **error);
 
+static gint item_reads;
+
+guint
+kr_item_reads(void)
+{
+	return (guint)g_atomic_int_get(&item_reads);
+}
+
 /* GetAll of every item in PATHS into OUT (items gone meanwhile are left
  * out) and, with SECRET_OF, Item.GetSecret of that item into *VALUE: all
  * in flight at once, one round trip. */
@@ -609,6 +722,7 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	} else {
 		g_main_context_push_thread_default(store->ctx);
 	}
+	g_atomic_int_add(&item_reads, (gint)n);
 	for (guint i = 0; i < n; i++) {
 		props[i].pending = &pending;
 		g_dbus_connection_call(

@@ -293,9 +293,30 @@ test_lease_deadline_when_keyring_hangs(void **state)
 	assert_true(dt < 3 * G_USEC_PER_SEC);
 }
 
-/* Change one attribute of an item the way another process would: on the
- * bus, behind this process's back (kr_item_set_attrs would tell the
- * process to forget what it resolved). */
+/* A bus connection of its own, as another process has: nothing this
+ * process's shared connection sees or does. */
+static GDBusConnection *
+other_connection(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *addr =
+	    g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SESSION, NULL, &error);
+	GDBusConnection *c = NULL;
+
+	if (addr != NULL)
+		c = g_dbus_connection_new_for_address_sync(
+		    addr,
+		    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		    NULL, NULL, &error);
+	if (c == NULL)
+		fail_msg("other connection: %s", error->message);
+	return c;
+}
+
+/* Change one attribute of an item the way another process would: on its
+ * own bus connection, behind this process's back (kr_item_set_attrs
+ * would tell the process to forget what it resolved). */
 static void
 foreign_set_attr(const char *account, guint version, const char *key,
 		 const char *value)
@@ -332,8 +353,7 @@ foreign_set_attr(const char *account, guint version, const char *key,
 			g_variant_builder_add(&b, "{ss}", k, v);
 	g_variant_builder_add(&b, "{ss}", key, value);
 	g_variant_builder_add(&b, "{ss}", "xdg:schema", kr_schema.name);
-	bus = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
-	assert_non_null(bus);
+	bus = other_connection();
 	reply = g_dbus_connection_call_sync(
 	    bus, "org.freedesktop.secrets", it->path,
 	    "org.freedesktop.DBus.Properties", "Set",
@@ -408,6 +428,13 @@ test_lease_after_lookup_sees_foreign_change(void **state)
 	smtpcred_lease_release(l);
 }
 
+/* What add_account() stores, as a sender connects with it. */
+#define ADDED_WITH                                                             \
+	{                                                                      \
+		.host = "smtp.test.example", .port = 587,                      \
+		.tls = SMTPSEND_TLS_STARTTLS, .mechs = "PLAIN",                \
+	}
+
 /* A sender connected with the settings it looked up; when another process
  * points the account elsewhere meanwhile, the sender's lease is refused as
  * temporary and the next lookup sees the new settings. */
@@ -417,12 +444,7 @@ test_sender_lease_refused_after_settings_change(void **state)
 	const smtpsend_provider *p = smtpcred_send_provider();
 	smtpcred_err err = SMTPCRED_ERR_INIT;
 	smtpcred_account_info *info = NULL;
-	smtpsend_account used = {
-	    .host = "smtp.test.example",
-	    .port = 587,
-	    .tls = SMTPSEND_TLS_STARTTLS,
-	    .mechs = "PLAIN",
-	};
+	smtpsend_account used = ADDED_WITH;
 	void *lease = NULL;
 	char msg[200] = "";
 	guint denied;
@@ -469,6 +491,74 @@ test_sender_lease_refused_after_settings_change(void **state)
 					0, &lease, msg, sizeof(msg)),
 			 0);
 	p->release(lease);
+}
+
+/* Leases in a row with nothing changed read only the secret (no item:
+ * the keyring announced no change); a change another process makes right
+ * before a lease is seen by that lease, every time: the keyring's signal
+ * reaches us before the answer to the secret's read. */
+static void
+test_lease_reads_only_secret_until_keyring_changes(void **state)
+{
+	const smtpsend_provider *p = smtpcred_send_provider();
+	smtpcred_err err = SMTPCRED_ERR_INIT;
+	smtpcred_lease *l = NULL;
+	smtpsend_account used = ADDED_WITH;
+	void *lease = NULL;
+	char msg[200] = "";
+	guint reads;
+	const char *secret;
+	size_t len;
+
+	(void)state;
+	add_account("watch", FALSE, FALSE);
+	/* The keyring announces the add (some of it after answering): a
+	 * lease or two read the items until those signals are in. */
+	for (int i = 0; i < 5; i++) {
+		reads = kr_item_reads();
+		assert_int_equal(
+		    smtpcred_lease_acquire(&l, "watch", "t", 0, &err),
+		    SMTPCRED_OK);
+		smtpcred_lease_release(l);
+		l = NULL;
+		if (i > 0 && kr_item_reads() == reads)
+			break;
+	}
+	reads = kr_item_reads();
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(
+		    smtpcred_lease_acquire(&l, "watch", "t", 0, &err),
+		    SMTPCRED_OK);
+		assert_int_equal(smtpcred_lease_borrow(l, &secret, &len),
+				 SMTPCRED_OK);
+		assert_int_equal(len, strlen(CANARY));
+		assert_memory_equal(secret, CANARY, len);
+		smtpcred_lease_return(l);
+		smtpcred_lease_release(l);
+		l = NULL;
+	}
+	assert_int_equal(kr_item_reads(), reads);
+
+	/* Another connection points the account elsewhere and back, each
+	 * time right before a sender's lease for the new host: granted
+	 * only if the lease saw the change. */
+	for (int i = 0; i < 40; i++) {
+		used.host = i % 2 == 0 ? "moved.test.example"
+				       : "smtp.test.example";
+		foreign_set_attr("watch", 0, "host", used.host);
+		assert_int_equal(p->acquire_for(p->userdata, "watch", &used,
+						"t", 0, &lease, msg,
+						sizeof(msg)),
+				 0);
+		p->release(lease);
+		lease = NULL;
+	}
+	assert_true(kr_item_reads() > reads);
+	/* A version demoted behind our back is not leased either. */
+	foreign_set_attr("watch", 1, KR_A_STATE, "previous");
+	assert_int_equal(smtpcred_lease_acquire(&l, "watch", "t", 0, &err),
+			 SMTPCRED_E_NOT_FOUND);
+	assert_null(l);
 }
 
 /* kr_session_decode() of a floating variant, which is then freed. */
@@ -593,6 +683,7 @@ main(void)
 	    cmocka_unit_test(test_lease_after_lookup_sees_foreign_change),
 	    cmocka_unit_test(test_sender_lease_refused_after_settings_change),
 	    cmocka_unit_test(test_session_decode_refuses_bad_input),
+	    cmocka_unit_test(test_lease_reads_only_secret_until_keyring_changes),
 	};
 
 	if (g_getenv("WK_DIR") == NULL) {
