@@ -155,6 +155,13 @@ GVariant *kr_service_call(SmtpcredStore *store, const char *method,
 /* The path of this process's session with the service STORE talks to,
  * opened (a Diffie-Hellman exchange) on first need; g_free it. */
 char *kr_session_path(SmtpcredStore *store, gint64 deadline, GError **error);
+/* OpenSSL's first use and our half of the next exchange, made ahead: CPU
+ * only, no bus (lease.c's preparing thread, before the gate opens). */
+void kr_session_warm(void);
+/* smtpcred_lease_prepare() whose exchange with the service waits until
+ * kr_lease_prepare_go() (GATED): the caller's lookup goes first. */
+void kr_lease_prepare_start(unsigned timeout_ms, gboolean gated);
+void kr_lease_prepare_go(void);
 /* Item.GetSecret's (oayays), decrypted into locked memory that is wiped
  * when the last reference to the value goes. */
 SecretValue *kr_session_decode(GVariant *secret, GError **error);

@@ -324,11 +324,19 @@ fail:
  * handshake).  The thread reads no secret and writes no audit record.  A
  * lease waits for it first, so libsecret is never used from two threads
  * at once; at exit it is cancelled and joined.
+ *
+ * The sender's provider starts it gated, before its lookup: the thread
+ * first does OpenSSL's start-up and our half of the exchange (CPU only,
+ * about 2 ms, while the lookup waits on the keyring), then waits for the
+ * gate, so the service (which answers one call at a time, and spends
+ * several ms on its half) answers the lookup first.
  */
 static GMutex prepare_lock;
+static GCond prepare_cond;
 static GThread *prepare_thread;
 static GCancellable *prepare_cancel;
 static gboolean prepared;
+static gboolean prepare_gate_open = TRUE;
 static gboolean atexit_set;
 
 typedef struct {
@@ -341,9 +349,21 @@ prepare_run(gpointer data)
 {
 	PrepareJob *job = data;
 	g_autoptr(SmtpcredStore) store = NULL;
+	gint64 until;
 
+	kr_session_warm();
+	/* The gate opens after the caller's lookup, at the latest after
+	 * the timeout (then the lease will find the session half made). */
+	until = g_get_monotonic_time() + (gint64)job->timeout_ms * 1000;
+	g_mutex_lock(&prepare_lock);
+	while (!prepare_gate_open &&
+	       g_cond_wait_until(&prepare_cond, &prepare_lock, until))
+		;
+	g_mutex_unlock(&prepare_lock);
 	/* Errors are the lease's to report: it tries again itself. */
-	store = kr_store_open(SMTPCRED_STORE_NONE, job->timeout_ms, FALSE, NULL);
+	if (!g_cancellable_is_cancelled(job->cancel))
+		store = kr_store_open(SMTPCRED_STORE_NONE, job->timeout_ms,
+				      FALSE, NULL);
 	if (store != NULL && !g_cancellable_is_cancelled(job->cancel))
 		g_free(kr_session_path(store, kr_deadline(store), NULL));
 	g_object_unref(job->cancel);
@@ -355,6 +375,7 @@ prepare_run(gpointer data)
 static void
 prepare_wait(void)
 {
+	kr_lease_prepare_go(); /* a lease needs it now */
 	GThread *t;
 	GCancellable *c;
 
@@ -367,6 +388,15 @@ prepare_wait(void)
 	g_clear_object(&c);
 }
 
+void
+kr_lease_prepare_go(void)
+{
+	g_mutex_lock(&prepare_lock);
+	prepare_gate_open = TRUE;
+	g_cond_broadcast(&prepare_cond);
+	g_mutex_unlock(&prepare_lock);
+}
+
 static void
 prepare_at_exit(void)
 {
@@ -374,11 +404,18 @@ prepare_at_exit(void)
 	if (prepare_cancel != NULL)
 		g_cancellable_cancel(prepare_cancel);
 	g_mutex_unlock(&prepare_lock);
+	kr_lease_prepare_go();
 	prepare_wait();
 }
 
 void
 smtpcred_lease_prepare(unsigned timeout_ms)
+{
+	kr_lease_prepare_start(timeout_ms, FALSE);
+}
+
+void
+kr_lease_prepare_start(unsigned timeout_ms, gboolean gated)
 {
 	PrepareJob *job;
 
@@ -388,6 +425,7 @@ smtpcred_lease_prepare(unsigned timeout_ms)
 		return;
 	}
 	prepared = TRUE;
+	prepare_gate_open = !gated;
 	/* The thread uses OpenSSL (session.c), which cleans up in an atexit
 	 * handler: ours must run first and join the thread, so it goes in
 	 * after OpenSSL's (handlers run in reverse order). */

@@ -137,14 +137,16 @@ p_resolve(void *userdata, const char *account, smtpsend_account **out,
 	int rc;
 
 	(void)userdata;
+	/* The lease comes after the TLS handshake: let the keyring's key
+	 * exchange run meanwhile, and its CPU-only part during the lookup
+	 * (the exchange with the service waits for the gate). */
+	kr_lease_prepare_start(0, TRUE);
 	rc = smtpcred_account_lookup(&info, account, 0, &err);
+	kr_lease_prepare_go();
 	if (rc < 0) {
 		snprintf(msg, msglen, "%s", err.message);
 		return provider_class(rc);
 	}
-	/* The lease comes after the TLS handshake: let the keyring's key
-	 * exchange run meanwhile. */
-	smtpcred_lease_prepare(0);
 	r = g_new0(Resolved, 1);
 	r->info = info;
 	r->pub.host = info->host;

@@ -61,12 +61,27 @@ session_free(Session *s)
 	g_free(s);
 }
 
+/* Our half of the next exchange, made ahead (kr_session_warm). */
+static GMutex spare_lock;
+static BIGNUM *spare_x, *spare_y;
+
+static void
+spare_clear(void)
+{
+	g_mutex_lock(&spare_lock);
+	BN_clear_free(spare_x);
+	BN_free(spare_y);
+	spare_x = spare_y = NULL;
+	g_mutex_unlock(&spare_lock);
+}
+
 void
 kr_session_forget(void)
 {
 	g_mutex_lock(&session_lock);
 	g_clear_pointer(&session, session_free);
 	g_mutex_unlock(&session_lock);
+	spare_clear();
 }
 
 __attribute__((destructor)) static void
@@ -102,12 +117,53 @@ derive_key(unsigned char *shared, size_t n, secbuf *key)
 	return ok;
 }
 
+/* A private exponent below 2^1023, never zero (as libsecret), into X
+ * and g^X mod P into Y. */
+static gboolean
+keypair(BIGNUM *x, BIGNUM *y, const BIGNUM *p, BN_CTX *ctx)
+{
+	BIGNUM *g = BN_new();
+	gboolean ok = g != NULL && BN_set_word(g, 2);
+
+	do {
+		ok = ok && BN_priv_rand_ex(x, 1023, BN_RAND_TOP_ANY,
+					   BN_RAND_BOTTOM_ANY, 0, ctx);
+	} while (ok && BN_is_zero(x));
+	ok = ok && BN_mod_exp_mont_consttime(y, g, x, p, ctx, NULL);
+	BN_free(g);
+	return ok;
+}
+
+void
+kr_session_warm(void)
+{
+	BN_CTX *ctx = BN_CTX_secure_new();
+	BIGNUM *p = BN_get_rfc2409_prime_1024(NULL);
+	BIGNUM *x = BN_secure_new(), *y = BN_new();
+
+	/* OpenSSL's first use (its configuration, the random generator)
+	 * happens here, on the caller's thread. */
+	if (ctx != NULL && p != NULL && x != NULL && y != NULL &&
+	    keypair(x, y, p, ctx)) {
+		g_mutex_lock(&spare_lock);
+		if (spare_x == NULL) {
+			spare_x = g_steal_pointer(&x);
+			spare_y = g_steal_pointer(&y);
+		}
+		g_mutex_unlock(&spare_lock);
+	}
+	BN_clear_free(x);
+	BN_free(y);
+	BN_free(p);
+	BN_CTX_free(ctx);
+}
+
 static Session *
 session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 {
 	BN_CTX *ctx = BN_CTX_secure_new();
 	BIGNUM *p = BN_get_rfc2409_prime_1024(NULL);
-	BIGNUM *g = BN_new(), *x = BN_secure_new(), *y = BN_new();
+	BIGNUM *x = NULL, *y = NULL;
 	BIGNUM *peer = NULL, *z = BN_secure_new(), *pm1 = BN_new();
 	unsigned char pub[PRIME_LEN], shared[PRIME_LEN];
 	g_autoptr(GVariant) reply = NULL;
@@ -118,17 +174,20 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	gsize n_theirs = 0;
 	int n_pub;
 
-	if (ctx == NULL || p == NULL || g == NULL || x == NULL || y == NULL ||
-	    z == NULL || pm1 == NULL || !BN_set_word(g, 2) ||
-	    !BN_sub(pm1, p, BN_value_one()))
-		goto oom;
-	/* A private exponent below 2^1023, never zero (as libsecret). */
-	do {
-		if (!BN_priv_rand_ex(x, 1023, BN_RAND_TOP_ANY,
-				     BN_RAND_BOTTOM_ANY, 0, ctx))
+	/* A keypair made ahead is used once, for this exchange only. */
+	g_mutex_lock(&spare_lock);
+	x = g_steal_pointer(&spare_x);
+	y = g_steal_pointer(&spare_y);
+	g_mutex_unlock(&spare_lock);
+	if (x == NULL) {
+		x = BN_secure_new();
+		y = BN_new();
+		if (ctx == NULL || p == NULL || x == NULL || y == NULL ||
+		    !keypair(x, y, p, ctx))
 			goto oom;
-	} while (BN_is_zero(x));
-	if (!BN_mod_exp_mont_consttime(y, g, x, p, ctx, NULL))
+	}
+	if (ctx == NULL || p == NULL || z == NULL || pm1 == NULL ||
+	    !BN_sub(pm1, p, BN_value_one()))
 		goto oom;
 	n_pub = BN_bn2bin(y, pub);
 	reply = kr_service_call(
@@ -175,7 +234,6 @@ out:
 	BN_clear_free(x);
 	BN_clear_free(z);
 	BN_free(p);
-	BN_free(g);
 	BN_free(y);
 	BN_free(pm1);
 	BN_free(peer);
