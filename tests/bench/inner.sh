@@ -55,43 +55,64 @@ procs() { # PROGRAM N: N processes, one message each; prints seconds
 	t1=$(date +%s.%N)
 	echo "$t1 - $t0" | bc -l
 }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-# run3 NAME CMD_A... -- CMD_B...: three alternating runs of each
-run3() {
-	local a=() b=() i
-	for i in 1 2 3; do
-		a+=("$(eval "$1")")
-		b+=("$(eval "$2")")
+ROUNDS=${ROUNDS:-5}
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+# runN CMD_A CMD_B [SCALE_B]: ROUNDS alternating runs of each.  A and Bt
+# are the medians (Bt scaled by SCALE_B); R is the median of the rounds'
+# own ratios (each pair ran back to back, so it sees the same machine),
+# Rlo..Rhi their range, as BETTER says ("speed": B/A, "time": A/B).
+runN() {
+	local a=() b=() r=() i x y
+	for i in $(seq "$ROUNDS"); do
+		x=$(eval "$1")
+		y=$(eval "$2")
+		y=$(echo "$y * ${4:-1}" | bc -l)
+		a+=("$x")
+		b+=("$y")
+		if [ "$3" = speed ]; then
+			r+=("$(echo "$y / $x" | bc -l)")
+		else
+			r+=("$(echo "$x / $y" | bc -l)")
+		fi
 	done
-	A=$(median3 "${a[@]}")
-	Bt=$(median3 "${b[@]}")
+	A=$(median "${a[@]}")
+	Bt=$(median "${b[@]}")
+	R=$(median "${r[@]}")
+	Rlo=$(printf '%s\n' "${r[@]}" | sort -g | head -1)
+	Rhi=$(printf '%s\n' "${r[@]}" | sort -g | tail -1)
 }
-row() { # name n ours peer better
-	awk -v name="$1" -v n="$2" -v a="$3" -v b="$4" -v better="$5" 'BEGIN {
-		printf "| %s | %d | %.3f s (%.0f/s) | %.3f s (%.0f/s) | %s %.2fx |\n",
-			name, n, a, n / a, b, n / b, better,
-			(better == "speed" ? b / a : a / b) }'
+row() { # name n ours peer better [ratio lo hi]
+	awk -v name="$1" -v n="$2" -v a="$3" -v b="$4" -v better="$5" \
+	    -v r="${6:-}" -v lo="${7:-}" -v hi="${8:-}" 'BEGIN {
+		if (r == "")
+			r = (better == "speed" ? b / a : a / b)
+		printf "| %s | %d | %.3f s (%.0f/s) | %.3f s (%.0f/s) | %s %.2fx |",
+			name, n, a, n / a, b, n / b, better, r
+		if (lo != "")
+			printf " %.2f-%.2f |", lo, hi
+		else
+			printf " |"
+		printf "\n" }'
 }
 NA=2000 NB=200 NC=200 NP=30 NM=10
 [ -n "${QUICK:-}" ] && { NA=200; NB=30; NC=20; NP=10; NM=3; }
-echo "| workload | n | ours | peer | ratio |"
-echo "|---|---|---|---|---|"
-run3 "ours batch $NA 2048" "curl_ batch $NA 2048"
-row "(a) 2 KiB, one connection (libcurl)" $NA "$A" "$Bt" speed
+echo "| workload | n | ours | peer | ratio (median of rounds) | range |"
+echo "|---|---|---|---|---|---|"
+runN "ours batch $NA 2048" "curl_ batch $NA 2048" speed
+row "(a) 2 KiB, one connection (libcurl)" $NA "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
 curl_a=$Bt
 raw() { /usr/bin/python3 "$SRC/tests/bench/raw-pipelined.py" "$SUBMISSION_PORT" \
 	"$NA" "$1" "$SRV/pki/ca.crt" "$USER_" "$PW"; }
-run3 "raw data" "raw bdat"
-row "(a') ceiling: bare pipelined DATA client, after AUTH (libcurl)" $NA "$A" "$curl_a" speed
-row "(a'') ceiling: bare BDAT client, 32 in flight, after AUTH (libcurl)" $NA "$Bt" "$curl_a" speed
-run3 "ours fresh $NB 2048" "curl_ fresh $NB 2048"
-row "(b) 2 KiB, new connection + AUTH (+ lease) each (libcurl)" $NB "$A" "$Bt" time
-run3 "ours batch $NC 1048576" "curl_ batch $NC 1048576"
-row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time
-run3 "procs smtpsend $NP" "procs msmtp $NM"
-# per message: scale msmtp's time to NP messages
-Bt=$(echo "$Bt * $NP / $NM" | bc -l)
-row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed
+runN "raw data" "raw bdat" speed
+row "(a') ceiling: bare pipelined DATA client, after AUTH (libcurl's median)" $NA "$A" "$curl_a" speed
+row "(a'') ceiling: bare BDAT client, 32 in flight, after AUTH (libcurl's median)" $NA "$Bt" "$curl_a" speed
+runN "ours fresh $NB 2048" "curl_ fresh $NB 2048" time
+row "(b) 2 KiB, new connection + AUTH (+ lease) each (libcurl)" $NB "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
+runN "ours batch $NC 1048576" "curl_ batch $NC 1048576" time
+row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
+# msmtp runs NM messages a round; its time is scaled to NP messages
+runN "procs smtpsend $NP" "procs msmtp $NM" speed "$(echo "$NP / $NM" | bc -l)"
+row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$SRV/big.bin"
 echo hi | /usr/bin/time -f "%M" -o "$SRV/rss" "$B/tools/smtpsend" --account bench \
 	--from "$USER_" --to sink@example.org --subject big \
@@ -99,4 +120,4 @@ echo hi | /usr/bin/time -f "%M" -o "$SRV/rss" "$B/tools/smtpsend" --account benc
 echo
 echo "(d) peak RSS of smtpsend sending a 100 MiB attachment: $(cat "$SRV/rss") KiB"
 echo "(ratio: speed = peer time / ours, >1 is faster; time = ours / peer, <1 is faster;"
-echo " medians of three alternating runs; (e) msmtp ran $NM messages, scaled to $NP)"
+echo " $ROUNDS alternating rounds; (e) msmtp ran $NM messages a round, scaled to $NP)"

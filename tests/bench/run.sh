@@ -2,8 +2,9 @@
 # Benchmarks of libsmtpsend/smtpsend against libcurl's SMTP and msmtp on
 # the same private Postfix sink (STARTTLS + AUTH PLAIN, certificate
 # verified, messages discarded), in one run, reported as ratios: timings on
-# these machines are noisy, so each workload runs three times, alternating
-# the clients, and the medians are compared.  Not part of the test command.
+# these machines are noisy, so each workload runs five times (ROUNDS=N to
+# change), alternating the clients, and each row gives the median of the
+# rounds' own ratios and their range.  Not part of the test command.
 #
 #   tests/bench/run.sh [--quick]
 set -euo pipefail
