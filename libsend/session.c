@@ -12,6 +12,11 @@
  *   -> READY.
  * A message: MAIL/RCPT/DATA (pipelined when offered) -> 354 -> the body
  * through the DATA encoder -> "." -> 2xx: only then is it sent.
+ * When a send opens the connection, the server offers PIPELINING and the
+ * mechanism is PLAIN with its whole initial response, the first envelope
+ * follows the AUTH line without waiting (RFC 4954 4); the AUTH reply is
+ * still read first, the lease released right after it, and a refusal
+ * drops the connection before any message byte goes out.
  */
 #include "config.h"
 
@@ -99,6 +104,14 @@ struct smtpsend_session {
 	smtp_state state;
 	smtp_caps caps;
 	bool authed;
+	/* AUTH PLAIN sent with its initial response, reply not yet read:
+	 * pipelined with the first envelope (RFC 4954 4).  The lease is
+	 * held only until that reply (auth_settle). */
+	void *auth_lease;
+	/* That AUTH command (CRLF included), until it goes out in one write
+	 * with the envelope (auth_write): one TLS record, so the server
+	 * reads them together and answers them together. */
+	secbuf auth_out;
 	int64_t deadline; /* of the whole session */
 	smtp_reply reply;
 };
@@ -372,6 +385,12 @@ reply_fail(smtpsend_session *s, int code, const char *stage, const char *what,
 static void
 drop_connection(smtpsend_session *s)
 {
+	secbuf_clear(&s->auth_out);
+	if (s->auth_lease != NULL) {
+		/* No reply to AUTH: nothing to report; wipe. */
+		s->provider->release(s->auth_lease);
+		s->auth_lease = NULL;
+	}
 	conn_close(&s->c);
 	s->authed = false;
 	memset(&s->caps, 0, sizeof(s->caps));
@@ -454,10 +473,81 @@ offers_cb(const char *name, void *ud)
 	return smtp_caps_has_auth(&s->caps, name);
 }
 
-/* AUTH with a lease: taken after TLS is verified and the mechanism chosen,
- * released (wiped) right after the server's final AUTH reply. */
+/* The reply to a pipelined AUTH PLAIN (do_auth left it pending): read it
+ * before any reply to what followed, report it, release the lease.  On
+ * failure the connection is dropped, so nothing sent behind the AUTH
+ * (an envelope, never a message body) can go further. */
+/* Write a pending AUTH command and MORE (the envelope: not secret, but
+ * it joins the secret's buffer) in one write; just MORE when no AUTH is
+ * pending. */
 static int
-do_auth(smtpsend_session *s, smtpsend_error *err)
+auth_write(smtpsend_session *s, const char *more, size_t n,
+	   smtpsend_error *err)
+{
+	int r;
+
+	if (s->auth_out.len == 0)
+		return n == 0 ? 0
+			      : conn_write(&s->c, more, n,
+					   stage_deadline(s, TIMEOUT_MAIL),
+					   "mail", err);
+	r = n == 0 ? 0 : secbuf_append(&s->auth_out, more, n);
+	if (r < 0)
+		r = send_fail(err, SMTPSEND_E_NOMEM, "auth", "out of memory");
+	else
+		r = conn_write(&s->c, s->auth_out.data, s->auth_out.len,
+			       stage_deadline(s, TIMEOUT_MAIL), "auth", err);
+	secbuf_clear(&s->auth_out);
+	return r;
+}
+
+static int
+auth_settle(smtpsend_session *s, smtpsend_error *err)
+{
+	const smtpsend_provider *p = s->provider;
+	void *lease = s->auth_lease;
+	unsigned code = 0;
+	int r;
+
+	if (lease == NULL)
+		return 0;
+	/* Nothing rode with it after all: the AUTH command alone. */
+	r = auth_write(s, NULL, 0, err);
+	if (r == 0)
+		r = read_reply(s, TIMEOUT_MAIL, "auth", err);
+	if (r == 0) {
+		code = s->reply.code;
+		if (code == 334)
+			r = send_fail(err, SMTPSEND_E_PROTO, "auth",
+				      "the server asked for more after AUTH "
+				      "PLAIN's initial response");
+		else if (code != 235)
+			r = reply_fail(s,
+				       code >= 500 ? SMTPSEND_E_AUTH
+						   : SMTPSEND_E_REJECTED,
+				       "auth", "AUTH failed", err);
+	}
+	s->auth_lease = NULL;
+	if (p->report != NULL && code != 0)
+		p->report(lease, code, s->server);
+	p->release(lease); /* wipes */
+	if (r < 0) {
+		drop_connection(s);
+		return r;
+	}
+	s->authed = true;
+	if (s->state == ST_AUTH) /* nothing was sent behind it */
+		set_state(s, ST_READY);
+	return 0;
+}
+
+/* AUTH with a lease: taken after TLS is verified and the mechanism chosen,
+ * released (wiped) right after the server's final AUTH reply.  With
+ * MAY_PIPELINE, an AUTH PLAIN whose initial response went out whole is
+ * left pending (s->auth_lease) for the caller to send its first envelope
+ * behind, then auth_settle(): one round trip less per connection. */
+static int
+do_auth(smtpsend_session *s, smtpsend_error *err, bool may_pipeline)
 {
 	const smtpsend_provider *p = s->provider;
 	_cleanup_secbuf_ secbuf line = SECBUF_INIT;
@@ -529,11 +619,31 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 					      have_cb));
 	r = sasl_start(&sasl, mech, p->user(lease), secret, secret_len, NULL,
 		       s->host, s->port, have_cb ? cb : NULL, &line, &show);
-	if (r == 0)
+	if (r < 0) {
+		send_fail(err, r, "auth", "cannot build the AUTH command");
+	} else if (may_pipeline && mech == SASL_PLAIN && !sasl.deferred &&
+		   s->caps.pipelining) {
+		/* The whole exchange is this line (PLAIN has nothing more
+		 * to say or check): the caller's envelope goes with it. */
+		trace_line(s->trace, s->trace_data, 1, line.data, line.len,
+			   show);
+		r = secbuf_append(&line, "\r\n", 2);
+		if (r == 0)
+			r = secbuf_append(&s->auth_out, line.data, line.len);
+		secbuf_clear(&line);
+		if (r == 0) {
+			if (p->give_back != NULL)
+				p->give_back(lease);
+			sasl_clear(&sasl);
+			s->auth_lease = lease;
+			return 0;
+		}
+		secbuf_clear(&s->auth_out);
+		r = send_fail(err, SMTPSEND_E_NOMEM, "auth", "out of memory");
+	} else {
 		r = send_line(s, line.data, line.len, show, TIMEOUT_MAIL,
 			      "auth", err);
-	else
-		send_fail(err, r, "auth", "cannot build the AUTH command");
+	}
 	secbuf_clear(&line);
 	while (r == 0) {
 		r = read_reply(s, TIMEOUT_MAIL, "auth", err);
@@ -588,14 +698,14 @@ do_auth(smtpsend_session *s, smtpsend_error *err)
 	return 0;
 }
 
-int
-smtpsend_session_connect(smtpsend_session *s, smtpsend_error *err)
+/* Connect, greet, TLS, AUTH.  With MAY_PIPELINE (a send about to write
+ * its first envelope) the AUTH reply may be left pending: the caller
+ * writes the envelope and then calls auth_settle(). */
+static int
+session_connect(smtpsend_session *s, smtpsend_error *err, bool may_pipeline)
 {
 	int r;
 
-	if (s == NULL)
-		return send_fail(err, SMTPSEND_E_INVAL, "connect",
-				 "no session");
 	if (s->state == ST_READY)
 		return 0;
 	if (s->c.fd >= 0)
@@ -642,15 +752,25 @@ smtpsend_session_connect(smtpsend_session *s, smtpsend_error *err)
 	if (r == 0 && s->tls == SMTPSEND_TLS_STARTTLS)
 		r = do_starttls(s, err);
 	if (r == 0)
-		r = do_auth(s, err);
+		r = do_auth(s, err, may_pipeline);
 	if (r < 0)
 		goto fail;
-	set_state(s, ST_READY);
+	if (s->auth_lease == NULL) /* else auth_settle() makes it ready */
+		set_state(s, ST_READY);
 	return 0;
 
 fail:
 	drop_connection(s);
 	return r;
+}
+
+int
+smtpsend_session_connect(smtpsend_session *s, smtpsend_error *err)
+{
+	if (s == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "connect",
+				 "no session");
+	return session_connect(s, err, false);
 }
 
 static void
@@ -692,6 +812,7 @@ smtpsend_session_free(smtpsend_session *s)
 	if (s == NULL)
 		return;
 	quit(s);
+	secbuf_wipe(&s->auth_out);
 	SSL_CTX_free(s->ctx);
 	free_strings(s);
 	secure_wipe(&s->reply, sizeof(s->reply));
@@ -1209,22 +1330,28 @@ smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
 			}
 			if (message_prepare(t->m, &t->p, t->err) < 0)
 				continue;
-			if (smtpsend_session_connect(s, t->err) < 0)
+			if (session_connect(s, t->err, true) < 0)
 				break; /* the rest fail the same way */
-			if (tx_check(s, t) < 0)
+			if (tx_check(s, t) < 0) {
+				auth_settle(s, NULL); /* (dropped if failed) */
 				continue;
+			}
 			if (s->caps.pipelining) {
 				next.len = 0;
 				set_state(s, ST_MAIL);
-				if (tx_envelope(s, t, &next) < 0)
+				if (tx_envelope(s, t, &next) < 0) {
+					auth_settle(s, NULL);
 					continue;
-				if (conn_write(&s->c, next.p, next.len,
-					       stage_deadline(s, TIMEOUT_MAIL),
-					       "mail", t->err) < 0)
+				}
+				if (auth_write(s, next.p, next.len, t->err) <
+				    0)
 					st = TX_BROKEN;
 				t->pipelined = true;
 			}
 		}
+		/* A pipelined AUTH's reply comes before the envelope's. */
+		if (st == TX_GO && auth_settle(s, t->err) < 0)
+			st = TX_BROKEN;
 		if (st == TX_GO)
 			st = t->pipelined ? tx_read_pipelined(s, t)
 					  : tx_sequential(s, t);
@@ -1284,6 +1411,8 @@ smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
 	if (n_sent != NULL)
 		*n_sent = sent;
 out:
+	if (s->auth_lease != NULL) /* never left pending past a call */
+		drop_connection(s);
 	if (tx != NULL)
 		for (i = 0; i < n; i++)
 			msg_prep_clear(&tx[i].p);

@@ -24,6 +24,7 @@ cleanup() {
 trap cleanup EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
 printf '%s' "$CANARY" >"$SECRET_DIR/pw"
+printf '%s' "$CANARY-wrong" >"$SECRET_DIR/wrong"
 PWFILE=$SECRET_DIR/pw
 printf 'From: a@test.example\nTo: b@example.org\nSubject: hostile\n\nbody\n' \
 	>"$WK_DIR/msg.eml"
@@ -32,7 +33,7 @@ N=0
 # run_mode MODE WANT_RC MESSAGE_ERE EXPECT_AUTH [--pin|--implicit|--timeout S]
 run_mode() {
 	local mode=$1 want=$2 ere=$3 auth=$4 opt=${5:-} d name pin=() tls=starttls
-	local extra=()
+	local extra=() mechs=PLAIN,LOGIN pwfile=$SECRET_DIR/pw
 	N=$((N + 1))
 	d=$SRV/m-$N
 	name=h$N
@@ -40,6 +41,8 @@ run_mode() {
 	--pin) pin=(--pin "$(cat "$SRV/pki/otherkey.pin")") ;;
 	--implicit) tls=implicit ;;
 	--timeout) extra=(--timeout 3) ;;
+	--mechs=*) mechs=${opt#--mechs=} ;;
+	--wrong-password) pwfile=$SECRET_DIR/wrong ;;
 	esac
 	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
 	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
@@ -52,8 +55,8 @@ run_mode() {
 	# shellcheck disable=SC1091
 	. "$d/ports.env"
 	expect_rc 0 "$SMTPCRED" add "$name" --host localhost --port "$PORT" \
-		--tls "$tls" --user u@test.example --mechs PLAIN,LOGIN \
-		--ca-file "$SRV/pki/ca.crt" "${pin[@]}" --password-stdin <"$SECRET_DIR/pw"
+		--tls "$tls" --user u@test.example --mechs "$mechs" \
+		--ca-file "$SRV/pki/ca.crt" "${pin[@]}" --password-stdin <"$pwfile"
 	expect_rc "$want" "$SMTPSEND" --account "$name" "${extra[@]}" \
 		-f a@test.example -- b@example.org <"$WK_DIR/msg.eml"
 	[ "$ere" = - ] || assert_matches "$ERR" "$ere"
@@ -91,7 +94,11 @@ run_mode cert=wronghost 69 'certificate of .localhost. refused' no
 run_mode tls11 '69|75' 'TLS handshake failed|closed the connection during the TLS handshake' no
 run_mode ok 69 'does not match the pin' no --pin
 run_mode authbeforetls 69 'does not offer STARTTLS' no
-run_mode endless334 76 'too many AUTH challenges|malformed AUTH challenge' yes
+# LOGIN answers challenges, and their number is bounded; PLAIN sends its
+# initial response pipelined (PIPELINING is offered), so a challenge to
+# it is a protocol error at once.
+run_mode endless334 76 'too many AUTH challenges|malformed AUTH challenge' yes --mechs=LOGIN
+run_mode endless334 76 'asked for more after AUTH PLAIN' yes --mechs=PLAIN
 run_mode longline 76 'limit|longer' no
 run_mode manylines 76 'limit' no
 run_mode codechange 76 'malformed reply' no
@@ -116,6 +123,20 @@ run_mode drop-rcpt 75 'closed|connection' yes
 run_mode drop-data 75 'closed|connection' yes
 run_mode drop-dot 75 'closed|connection' yes
 run_mode slow 75 'timed out' no --timeout
+# A wrong password, and a server that takes MAIL, RCPT and DATA without
+# AUTH (this one does): the envelope rode behind the pipelined AUTH, but
+# after the 535 the connection is dropped, so the message never follows
+# its 354 and nothing is delivered.
+run_mode ok 77 'AUTH failed.*535' yes --wrong-password
+begin "after the refused pipelined AUTH: the envelope went out, no message line did"
+d=$SRV/m-$N
+assert_matches "$d/hostile.log" 'AUTH PLAIN refused'
+assert_matches "$d/hostile.log" 'C: MAIL FROM'
+if grep -q 'data [0-9]* bytes' "$d/hostile.log"; then
+	fail "a message line reached the server after the refused AUTH"
+fi
+assert_matches "$(audit_log)" '"event":"auth-result","outcome":"rejected","account":"h'"$N"'"'
+end
 run_mode badgreet 69 '554' no
 
 # A pipelined batch (each message's MAIL/RCPT/DATA ride behind the dot of

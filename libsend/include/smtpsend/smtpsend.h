@@ -282,7 +282,10 @@ smtpsend_send(smtpsend_session *s, smtpsend_message *m,
 /*
  * Send n messages over the session's one connection.  With PIPELINING the
  * next message's MAIL/RCPT/DATA go out in the same write as this one's
- * final dot (RFC 2920 3.1), one round trip per message instead of two.
+ * final dot (RFC 2920 3.1), one round trip per message instead of two;
+ * when the call opens the connection with AUTH PLAIN, the first envelope
+ * follows the AUTH line (RFC 4954 4), and a refused AUTH ends the
+ * connection before any message byte is sent.
  * results and errs (either may be NULL) have n entries, initialised with
  * SMTPSEND_RESULT_INIT / SMTPSEND_ERROR_INIT; entry i belongs to msgs[i]
  * and means exactly what smtpsend_send() reports for one message.  A

@@ -100,6 +100,22 @@ assert_matches "$WK_DIR/trace.txt" 'S: 235'
 assert_matches "$WK_DIR/trace.txt" 'TLS: TLSv1\.[23]'
 end
 
+# RFC 4954 4: AUTH PLAIN with its initial response may lead a pipelined
+# group; with a server that offers PIPELINING the envelope goes out
+# before the reply to AUTH, and the server takes it.
+begin "AUTH PLAIN pipelined with the envelope where PIPELINING is offered"
+if awk '/TLS: TLSv/ { tls = 1 } tls && /S: 250[- ]PIPELINING/ { p = 1 } END { exit !p }' \
+	"$WK_DIR/trace.txt"; then
+	order=$(awk '/C: MAIL FROM/ && !m { m = NR } /S: 235/ && !a { a = NR }
+		END { print (m && a && m < a) ? "pipelined" : "waited" }' "$WK_DIR/trace.txt")
+	assert_eq "$order" pipelined "MAIL FROM written before the 235"
+else
+	order=$(awk '/C: MAIL FROM/ && !m { m = NR } /S: 235/ && !a { a = NR }
+		END { print (m && a && a < m) ? "waited" : "pipelined" }' "$WK_DIR/trace.txt")
+	assert_eq "$order" waited "no PIPELINING: MAIL FROM only after the 235"
+fi
+end
+
 begin "a batch of 100 over one connection: all delivered, one lease"
 before=$(count_mail)
 leases_before=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
