@@ -57,15 +57,22 @@ procs() { # PROGRAM N: N processes, one message each; prints seconds
 }
 ROUNDS=${ROUNDS:-5}
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
-# runN CMD_A CMD_B [SCALE_B]: ROUNDS alternating runs of each.  A and Bt
+# runN CMD_A CMD_B BETTER [SCALE_B]: ROUNDS alternating runs of each.  A and Bt
 # are the medians (Bt scaled by SCALE_B); R is the median of the rounds'
 # own ratios (each pair ran back to back, so it sees the same machine),
 # Rlo..Rhi their range, as BETTER says ("speed": B/A, "time": A/B).
 runN() {
 	local a=() b=() r=() i x y
 	for i in $(seq "$ROUNDS"); do
-		x=$(eval "$1")
-		y=$(eval "$2")
+		# ABBA: who goes first alternates, so neither always meets
+		# the sink just after the other's load
+		if [ $((i % 2)) = 1 ]; then
+			x=$(eval "$1")
+			y=$(eval "$2")
+		else
+			y=$(eval "$2")
+			x=$(eval "$1")
+		fi
 		y=$(echo "$y * ${4:-1}" | bc -l)
 		a+=("$x")
 		b+=("$y")
