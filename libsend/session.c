@@ -473,10 +473,6 @@ offers_cb(const char *name, void *ud)
 	return smtp_caps_has_auth(&s->caps, name);
 }
 
-/* The reply to a pipelined AUTH PLAIN (do_auth left it pending): read it
- * before any reply to what followed, report it, release the lease.  On
- * failure the connection is dropped, so nothing sent behind the AUTH
- * (an envelope, never a message body) can go further. */
 /* Write a pending AUTH command and MORE (the envelope: not secret, but
  * it joins the secret's buffer) in one write; just MORE when no AUTH is
  * pending. */
@@ -501,6 +497,10 @@ auth_write(smtpsend_session *s, const char *more, size_t n,
 	return r;
 }
 
+/* The reply to a pipelined AUTH PLAIN (do_auth left it pending): read it
+ * before any reply to what followed, report it, release the lease.  On
+ * failure the connection is dropped, so nothing sent behind the AUTH
+ * (an envelope, never a message body) can go further. */
 static int
 auth_settle(smtpsend_session *s, smtpsend_error *err)
 {
@@ -1333,14 +1333,17 @@ smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
 			if (session_connect(s, t->err, true) < 0)
 				break; /* the rest fail the same way */
 			if (tx_check(s, t) < 0) {
-				auth_settle(s, NULL); /* (dropped if failed) */
+				/* (a refused AUTH drops the connection) */
+				(void)auth_settle(s, NULL);
 				continue;
 			}
 			if (s->caps.pipelining) {
 				next.len = 0;
 				set_state(s, ST_MAIL);
 				if (tx_envelope(s, t, &next) < 0) {
-					auth_settle(s, NULL);
+					(void)auth_settle(s, NULL);
+					if (s->c.fd >= 0) /* nothing sent */
+						set_state(s, ST_READY);
 					continue;
 				}
 				if (auth_write(s, next.p, next.len, t->err) <
