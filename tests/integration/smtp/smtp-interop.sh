@@ -116,6 +116,33 @@ else
 fi
 end
 
+# SIZE: a message larger than the server takes is refused before MAIL
+# (RFC 1870), with AUTH (pipelined or not) settled and audited first;
+# the connection stays usable and nothing is delivered.
+limit=$(awk '/TLS: TLSv/ { tls = 1 } tls && /S: 250[- ]SIZE [0-9]+/ { n = $NF } END { print n + 0 }' \
+	"$WK_DIR/trace.txt")
+if [ "$limit" -gt 0 ]; then
+	begin "a message over the server's SIZE ($limit) is refused before MAIL, exit 65"
+	{ printf 'From: sender@test.example\nTo: rcpt@example.org\nSubject: too big\n\n'
+	  yes 'This line is part of a message larger than the server takes. 0123456789' |
+		head -c $((limit + 4096)); } >"$WK_DIR/big.eml"
+	before=$(count_mail)
+	results_before=$(grep -c '"event":"auth-result","outcome":"ok","account":"mta"' "$(audit_log)" || true)
+	expect_rc 65 "$SMTPSEND" --account mta -v -t <"$WK_DIR/big.eml"
+	assert_matches "$ERR" "larger than the server accepts \\($limit bytes\\)"
+	assert_not_matches "$ERR" 'C: MAIL FROM'
+	assert_matches "$ERR" 'S: 235'
+	assert_eq "$(( $(grep -c '"event":"auth-result","outcome":"ok","account":"mta"' "$(audit_log)" || true) - results_before ))" 1 \
+		"AUTH results audited"
+	sleep 0.5
+	assert_eq "$(count_mail)" "$before" "messages in the Maildir"
+	rm -f "$WK_DIR/big.eml"
+	end
+else
+	tap_skip "a message over the server's SIZE is refused before MAIL" \
+		"the server offers no SIZE limit after TLS"
+fi
+
 begin "a batch of 100 over one connection: all delivered, one lease"
 before=$(count_mail)
 leases_before=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
