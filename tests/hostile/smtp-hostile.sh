@@ -33,7 +33,7 @@ N=0
 # run_mode MODE WANT_RC MESSAGE_ERE EXPECT_AUTH [--pin|--implicit|--timeout S]
 run_mode() {
 	local mode=$1 want=$2 ere=$3 auth=$4 opt=${5:-} d name pin=() tls=starttls
-	local extra=() mechs=PLAIN,LOGIN pwfile=$SECRET_DIR/pw
+	local extra=() mechs=PLAIN,LOGIN pwfile=$SECRET_DIR/pw rcpt=b@example.org
 	N=$((N + 1))
 	d=$SRV/m-$N
 	name=h$N
@@ -43,6 +43,7 @@ run_mode() {
 	--timeout) extra=(--timeout 3) ;;
 	--mechs=*) mechs=${opt#--mechs=} ;;
 	--wrong-password) pwfile=$SECRET_DIR/wrong ;;
+	--rcpt=*) rcpt=${opt#--rcpt=} ;;
 	esac
 	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
 	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
@@ -58,7 +59,7 @@ run_mode() {
 		--tls "$tls" --user u@test.example --mechs "$mechs" \
 		--ca-file "$SRV/pki/ca.crt" "${pin[@]}" --password-stdin <"$pwfile"
 	expect_rc "$want" "$SMTPSEND" --account "$name" "${extra[@]}" \
-		-f a@test.example -- b@example.org <"$WK_DIR/msg.eml"
+		-f a@test.example -- "$rcpt" <"$WK_DIR/msg.eml"
 	[ "$ere" = - ] || assert_matches "$ERR" "$ere"
 	if [ "$auth" = no ]; then
 		if grep -q "\"event\":\"lease\",\"outcome\":\"ok\",\"account\":\"$name\"" "$(audit_log)"; then
@@ -123,6 +124,12 @@ run_mode drop-rcpt 75 'closed|connection' yes
 run_mode drop-data 75 'closed|connection' yes
 run_mode drop-dot 75 'closed|connection' yes
 run_mode slow 75 'timed out' no --timeout
+# This server offers no SMTPUTF8: a recipient with a non-ASCII local part
+# is refused before MAIL (an IDN domain would go out as its A-label).
+run_mode ok 69 'not ASCII and the server does not offer SMTPUTF8' yes "--rcpt=$(printf 'j\xc3\xbcrgen@example.org')"
+begin "a non-ASCII address without SMTPUTF8: nothing after AUTH reached the server"
+assert_not_matches "$SRV/m-$N/hostile.log" 'C: MAIL FROM'
+end
 # A wrong password, and a server that takes MAIL, RCPT and DATA without
 # AUTH (this one does): the envelope rode behind the pipelined AUTH, but
 # after the 535 the connection is dropped, so the message never follows

@@ -8,6 +8,9 @@
  * of N"; with BAD_EVERY > 0, every BAD_EVERY-th message goes to BAD_RCPT
  * (default no@reject.test) instead of TO, so the server refuses it.
  *
+ * With SEND_BATCH_DSN="NOTIFY;RET;ENVID" in the environment every message
+ * asks for delivery status notifications (RFC 3461) with those values.
+ *
  * Prints one line per message, "i sent CODE" or "i failed CODE STAGE
  * TEXT", then "sent K".  Exits 0 only when exactly the messages that should
  * be accepted were and none of the others is reported as sent; 1 otherwise.
@@ -38,6 +41,18 @@ build(smtpsend_message **m, long i, long n, const char *from, const char *to,
 		r = smtpsend_message_set_subject(*m, subject, err);
 	if (r == 0)
 		r = smtpsend_message_set_text(*m, body, strlen(body), err);
+	if (r == 0 && getenv("SEND_BATCH_DSN") != NULL) {
+		char dsn[256], *ret, *envid;
+
+		snprintf(dsn, sizeof(dsn), "%s", getenv("SEND_BATCH_DSN"));
+		ret = strchr(dsn, ';');
+		envid = ret != NULL ? strchr(ret + 1, ';') : NULL;
+		if (envid == NULL)
+			return SMTPSEND_E_INVAL;
+		*ret++ = '\0';
+		*envid++ = '\0';
+		r = smtpsend_message_set_dsn(*m, dsn, ret, envid, err);
+	}
 	return r;
 }
 

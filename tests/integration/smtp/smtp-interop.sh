@@ -143,6 +143,30 @@ else
 		"the server offers no SIZE limit after TLS"
 fi
 
+# DSN (RFC 3461) end to end: Postfix advertises DSN and, for NOTIFY=SUCCESS,
+# mails a delivery report to the envelope sender (test.example delivers
+# into the same Maildir), quoting our ENVID.
+if [ "$SERVER" = postfix ]; then
+	begin "DSN parameters reach the server: a success report with our ENVID comes back"
+	envid="interop-dsn-$$"
+	expect_rc 0 env SEND_BATCH_DSN="SUCCESS;HDRS;$envid" "$SEND_BATCH" mta 1 \
+		sender@test.example dsn@example.org
+	report=
+	for _ in $(seq 1 100); do
+		report=$(grep -l "Original-Envelope-Id: $envid" "$MAILDIR"/new/* 2>/dev/null | head -1)
+		[ -n "$report" ] && break
+		sleep 0.1
+	done
+	if [ -z "$report" ]; then
+		fail "no delivery report quoting ENVID $envid"
+	else
+		assert_matches "$report" 'report-type=delivery-status'
+		assert_matches "$report" '^Action: delivered'
+		assert_matches "$report" '^Final-Recipient: rfc822; ?dsn@example.org'
+	fi
+	end
+fi
+
 begin "a batch of 100 over one connection: all delivered, one lease"
 before=$(count_mail)
 leases_before=$(grep -c '"event":"lease","outcome":"ok"' "$(audit_log)" || true)
