@@ -28,12 +28,15 @@ printf '%s' "$CANARY-wrong" >"$SECRET_DIR/wrong"
 PWFILE=$SECRET_DIR/pw
 printf 'From: a@test.example\nTo: b@example.org\nSubject: hostile\n\nbody\n' \
 	>"$WK_DIR/msg.eml"
+printf 'From: a@test.example\nTo: b@example.org\nSubject: 8 bit\n\nGr\xc3\xbc\xc3\x9fe\n' \
+	>"$WK_DIR/msg8.eml"
 N=0
 
 # run_mode MODE WANT_RC MESSAGE_ERE EXPECT_AUTH [--pin|--implicit|--timeout S]
 run_mode() {
 	local mode=$1 want=$2 ere=$3 auth=$4 opt=${5:-} d name pin=() tls=starttls
 	local extra=() mechs=PLAIN,LOGIN pwfile=$SECRET_DIR/pw rcpt=b@example.org
+	local msgfile=$WK_DIR/msg.eml
 	N=$((N + 1))
 	d=$SRV/m-$N
 	name=h$N
@@ -44,6 +47,7 @@ run_mode() {
 	--mechs=*) mechs=${opt#--mechs=} ;;
 	--wrong-password) pwfile=$SECRET_DIR/wrong ;;
 	--rcpt=*) rcpt=${opt#--rcpt=} ;;
+	--8bit) msgfile=$WK_DIR/msg8.eml; extra=(-v) ;;
 	esac
 	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
 	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
@@ -59,7 +63,7 @@ run_mode() {
 		--tls "$tls" --user u@test.example --mechs "$mechs" \
 		--ca-file "$SRV/pki/ca.crt" "${pin[@]}" --password-stdin <"$pwfile"
 	expect_rc "$want" "$SMTPSEND" --account "$name" "${extra[@]}" \
-		-f a@test.example -- "$rcpt" <"$WK_DIR/msg.eml"
+		-f a@test.example -- "$rcpt" <"$msgfile"
 	[ "$ere" = - ] || assert_matches "$ERR" "$ere"
 	if [ "$auth" = no ]; then
 		if grep -q "\"event\":\"lease\",\"outcome\":\"ok\",\"account\":\"$name\"" "$(audit_log)"; then
@@ -129,6 +133,18 @@ run_mode slow 75 'timed out' no --timeout
 run_mode ok 69 'not ASCII and the server does not offer SMTPUTF8' yes "--rcpt=$(printf 'j\xc3\xbcrgen@example.org')"
 begin "a non-ASCII address without SMTPUTF8: nothing after AUTH reached the server"
 assert_not_matches "$SRV/m-$N/hostile.log" 'C: MAIL FROM'
+end
+# A raw message with 8-bit text, to a server without 8BITMIME: refused
+# before MAIL (raw input is never re-encoded behind the sender's back).
+run_mode no8bitmime 69 '8-bit data and the server does not offer 8BITMIME' yes --8bit
+begin "8-bit data without 8BITMIME: the server did not offer it, and saw no MAIL FROM"
+assert_not_matches "$ERR" 'S: 250[- ]8BITMIME'
+assert_not_matches "$SRV/m-$N/hostile.log" 'C: MAIL FROM'
+end
+# The same message where 8BITMIME is offered goes out as BODY=8BITMIME.
+run_mode ok 0 - yes --8bit
+begin "8-bit data with 8BITMIME: MAIL FROM carries BODY=8BITMIME"
+assert_matches "$SRV/m-$N/hostile.log" 'C: MAIL FROM:<a@test.example>.* BODY=8BITMIME'
 end
 # A wrong password, and a server that takes MAIL, RCPT and DATA without
 # AUTH (this one does): the envelope rode behind the pipelined AUTH, but

@@ -50,6 +50,7 @@ Modes (each changes one thing of the normal dialogue):
                  command, after the final "."), then close
   slow           every reply trickles one byte per --delay seconds (1 s)
   badgreet       554 greeting (then only QUIT is answered)
+  no8bitmime     like ok, but 8BITMIME is not offered
 
 --implicit: TLS from the first byte (SMTPS), no STARTTLS offered; the
             modes that concern TLS (cert=, tls11, ok) apply to it.
@@ -71,7 +72,7 @@ import time
 MODES = {"ok", "nostarttls", "strip", "inject", "starttls454", "tls11",
          "authbeforetls", "endless334", "longline", "manylines", "codechange",
          "drop354", "dropdata", "dropthird", "421greet", "421ehlo", "421mail", "421rcpt",
-         "421data", "421dot", "slow", "badgreet"}
+         "421data", "421dot", "slow", "badgreet", "no8bitmime"}
 DROP_STAGES = ("greeting", "ehlo", "starttls", "tls", "auth", "mail", "rcpt",
                "data", "dot")
 MODES |= {"drop-" + s for s in DROP_STAGES}
@@ -170,6 +171,8 @@ class Session:
     def ehlo_lines(self):
         m = self.mode
         caps = ["PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES"]
+        if m == "no8bitmime":
+            caps.remove("8BITMIME")
         if not self.tls:
             if m == "authbeforetls":
                 caps.append("AUTH PLAIN LOGIN")

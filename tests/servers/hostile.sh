@@ -7,7 +7,7 @@
 #
 # MODE: see hostile.py (ok nostarttls strip inject starttls454 tls11
 # authbeforetls endless334 longline manylines codechange drop354 dropdata
-# 421greet 421ehlo 421mail 421rcpt 421data 421dot slow badgreet
+# 421greet 421ehlo 421mail 421rcpt 421data 421dot slow badgreet no8bitmime
 # cert=selfsigned|expired|notyet|wronghost).  Extra options go to
 # hostile.py, e.g. --implicit (TLS on connect), --delay 0.5 (slow),
 # --lines 65 (manylines).  One server per DIR; start several in several

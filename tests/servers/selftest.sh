@@ -339,6 +339,7 @@ for g in "${WANT[@]}"; do
 			421dot         8  1
 			slow           28 0
 			badgreet       8  0
+			no8bitmime     0  1
 		TABLE
 
 		# protocol details curl does not show
