@@ -199,6 +199,12 @@ expect_rc 0 "$SMTPSEND" --account mta -f sender@test.example -- \
 	ok@example.org no@reject.test later@defer.test <"$WK_DIR/mixed.eml"
 assert_matches "$ERR" 'no@reject\.test refused: 550'
 assert_matches "$ERR" 'later@defer\.test refused: 450'
+# ENHANCEDSTATUSCODES (RFC 2034): the per-recipient result carries the
+# enhanced status where the server offers it
+if grep -qE 'S: 250[- ]ENHANCEDSTATUSCODES' "$WK_DIR/trace.txt"; then
+	assert_matches "$ERR" 'no@reject\.test refused: 550 5\.[0-9]{1,3}\.[0-9]{1,3}$'
+	assert_matches "$ERR" 'later@defer\.test refused: 450 4\.[0-9]{1,3}\.[0-9]{1,3}$'
+fi
 for _ in $(seq 1 50); do [ "$(count_mail)" -gt "$before" ] && break; sleep 0.1; done
 assert_eq "$(count_mail)" "$((before + 1))" "messages in the Maildir"
 end
