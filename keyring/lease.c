@@ -375,10 +375,10 @@ prepare_run(gpointer data)
 static void
 prepare_wait(void)
 {
-	kr_lease_prepare_go(); /* a lease needs it now */
 	GThread *t;
 	GCancellable *c;
 
+	kr_lease_prepare_go(); /* a lease needs it now */
 	g_mutex_lock(&prepare_lock);
 	t = g_steal_pointer(&prepare_thread);
 	c = g_steal_pointer(&prepare_cancel);
