@@ -16,6 +16,10 @@
 #   SRV_TLS_TICKETS=1      send TLS session tickets (default: none)
 #   SRV_MESSAGE_SIZE_LIMIT message_size_limit in bytes (default 10240000;
 #                          0 = none, for the 100 MiB benchmark)
+#   SRV_STRICT_PIPELINING=1  smtpd_forbid_unauth_pipelining = yes (the
+#                          default from Postfix 3.9) and
+#                          smtpd_data_restrictions = reject_unauth_pipelining
+#                          (the usual SMTP-smuggling hardening)
 #   SRV_SINK=discard       accept every message with 250 and discard it in
 #                          Postfix's discard agent (nothing delivered)
 #
@@ -211,6 +215,9 @@ smtpd_recipient_restrictions =
     { defer.test = 450 4.2.0 deferred by the defer.test rule } },
   permit
 smtpd_error_sleep_time = 0
+${SRV_STRICT_PIPELINING:+# SRV_STRICT_PIPELINING: what Postfix 3.9 and hardened setups do
+smtpd_forbid_unauth_pipelining = yes
+smtpd_data_restrictions = reject_unauth_pipelining}
 ${SRV_SINK:+# SRV_SINK=discard: 250 to every message, then dropped by the discard agent
 virtual_transport = discard:}
 CONF

@@ -24,6 +24,7 @@ SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-srv.XXXXXX")
 chmod 711 "$SRV"	# the MTA delivers as nobody below it
 stop_server() {
 	bash "$top/tests/servers/$SERVER.sh" stop "$SRV/s" >/dev/null 2>&1
+	[ -d "$SRV/strict" ] && bash "$top/tests/servers/postfix.sh" stop "$SRV/strict" >/dev/null 2>&1
 	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"
 }
 trap stop_server EXIT
@@ -228,6 +229,45 @@ expect_rc 67 "$SMTPSEND" --account mta -f sender@test.example -- \
 	no@reject.test <"$WK_DIR/mixed.eml"
 assert_eq "$(count_mail)" "$before" "messages in the Maildir"
 end
+
+# Postfix 3.9 disconnects clients that pipeline where RFC 2920 and RFC
+# 4954 do not allow it (smtpd_forbid_unauth_pipelining, default yes
+# there), and many setups reject it at DATA (reject_unauth_pipelining,
+# the usual SMTP-smuggling hardening).  Our AUTH PLAIN + envelope is
+# allowed pipelining: a second Postfix with both takes it.
+if [ "$SERVER" = postfix ]; then
+	begin "Postfix with strict pipelining checks takes the pipelined AUTH and envelope"
+	if SRV_STRICT_PIPELINING=1 SMTP_USER=sender@test.example SMTP_PASS_FILE=$PWFILE \
+		PKI_DIR=$SRV/pki bash "$top/tests/servers/postfix.sh" start "$SRV/strict" \
+		>"$SRV/strict.log" 2>&1; then
+		strict_port=$(. "$SRV/strict/ports.env"; echo "$SUBMISSION_PORT")
+		expect_rc 0 "$SMTPCRED" add strict --host localhost --port "$strict_port" \
+			--tls starttls --user sender@test.example --mechs PLAIN \
+			--ca-file "$SRV/pki/ca.crt" --password-stdin <"$SECRET_DIR/pw"
+		expect_rc 0 "$SMTPSEND" --account strict -v -f sender@test.example -- \
+			strict@example.org <"$WK_DIR/mixed.eml"
+		cp "$ERR" "$WK_DIR/strict-trace.txt"
+		order=$(awk '/C: MAIL FROM/ && !m { m = NR } /S: 235/ && !a { a = NR }
+			END { print (m && a && m < a) ? "pipelined" : "waited" }' "$WK_DIR/strict-trace.txt")
+		assert_eq "$order" pipelined "MAIL FROM written before the 235"
+		expect_rc 0 "$SEND_BATCH" strict 3 sender@test.example strict@example.org
+		n=0
+		for _ in $(seq 1 50); do
+			n=$(find "$SRV/strict/mail" -path '*/new/*' -type f 2>/dev/null | wc -l)
+			[ "$n" -ge 4 ] && break
+			sleep 0.1
+		done
+		assert_eq "$n" 4 "messages delivered by the strict server"
+		if grep -qiE 'synchroni[sz]ation|improper use of SMTP command pipelining' \
+			"$SRV/strict/postfix.log"; then
+			fail "the strict server complained about our pipelining"
+		fi
+		bash "$top/tests/servers/postfix.sh" stop "$SRV/strict" >/dev/null 2>&1
+	else
+		fail "the strict Postfix did not start: $(tail -3 "$SRV/strict.log")"
+	fi
+	end
+fi
 
 begin "the audit log has the leases and the AUTH results (235), chain intact"
 assert_matches "$(audit_log)" '"event":"lease","outcome":"ok","account":"mta"'
