@@ -205,26 +205,23 @@ lease_unchanged(SmtpcredStore *store, const Resolved *r, gint64 deadline,
 		SecretValue **value, SmtpcredSettings *settings,
 		KrItem **usable)
 {
-	g_autoptr(GPtrArray) none = g_ptr_array_new();
-	char *no_paths[] = {NULL};
 	g_autoptr(SecretValue) v = NULL;
-	KrItem *it;
+	g_autoptr(KrItem) it = NULL;
 
 	if (!r->watched || r->changes != kr_changes() ||
 	    g_get_monotonic_time() - r->at > RESOLVED_TTL_US)
-		return FALSE;
-	if (!kr_items_and_secret(store, no_paths, r->usable_path, deadline,
-				 none, &v, NULL) ||
-	    r->changes != kr_changes())
 		return FALSE;
 	it = g_new0(KrItem, 1);
 	it->path = g_strdup(r->usable_path);
 	it->attrs = kr_attrs_copy(r->usable_attrs);
 	it->version = r->version;
 	it->state = SMTPCRED_STATE_CURRENT;
+	v = kr_item_secret(store, it, deadline, NULL);
+	if (v == NULL || r->changes != kr_changes())
+		return FALSE;
 	settings_copy(settings, &r->s);
 	*value = g_steal_pointer(&v);
-	*usable = it;
+	*usable = g_steal_pointer(&it);
 	return TRUE;
 }
 

@@ -134,17 +134,26 @@ keypair(BIGNUM *x, BIGNUM *y, const BIGNUM *p, BN_CTX *ctx)
 	return ok;
 }
 
+/* A new keypair into *X and *Y; on failure the caller frees what is
+ * there. */
+static gboolean
+new_keypair(BIGNUM **x, BIGNUM **y, const BIGNUM *p, BN_CTX *ctx)
+{
+	*x = BN_secure_new();
+	*y = BN_new();
+	return *x != NULL && *y != NULL && keypair(*x, *y, p, ctx);
+}
+
 void
 kr_session_warm(void)
 {
 	BN_CTX *ctx = BN_CTX_secure_new();
 	BIGNUM *p = BN_get_rfc2409_prime_1024(NULL);
-	BIGNUM *x = BN_secure_new(), *y = BN_new();
+	BIGNUM *x = NULL, *y = NULL;
 
 	/* OpenSSL's first use (its configuration, the random generator)
 	 * happens here, on the caller's thread. */
-	if (ctx != NULL && p != NULL && x != NULL && y != NULL &&
-	    keypair(x, y, p, ctx)) {
+	if (ctx != NULL && p != NULL && new_keypair(&x, &y, p, ctx)) {
 		g_mutex_lock(&spare_lock);
 		if (spare_x == NULL) {
 			spare_x = g_steal_pointer(&x);
@@ -174,20 +183,15 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	gsize n_theirs = 0;
 	int n_pub;
 
+	if (ctx == NULL || p == NULL || z == NULL || pm1 == NULL ||
+	    !BN_sub(pm1, p, BN_value_one()))
+		goto oom;
 	/* A keypair made ahead is used once, for this exchange only. */
 	g_mutex_lock(&spare_lock);
 	x = g_steal_pointer(&spare_x);
 	y = g_steal_pointer(&spare_y);
 	g_mutex_unlock(&spare_lock);
-	if (x == NULL) {
-		x = BN_secure_new();
-		y = BN_new();
-		if (ctx == NULL || p == NULL || x == NULL || y == NULL ||
-		    !keypair(x, y, p, ctx))
-			goto oom;
-	}
-	if (ctx == NULL || p == NULL || z == NULL || pm1 == NULL ||
-	    !BN_sub(pm1, p, BN_value_one()))
+	if (x == NULL && !new_keypair(&x, &y, p, ctx))
 		goto oom;
 	n_pub = BN_bn2bin(y, pub);
 	reply = kr_service_call(

@@ -732,8 +732,6 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 		}
 	}
 	{
-		uint64_t body_size = sp.size;
-
 		r = spool_flush(&sp, err);
 		if (r < 0)
 			goto out;
@@ -761,7 +759,6 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 		r = spool_flush(&sp, err);
 		if (r < 0)
 			goto out;
-		(void)body_size;
 	}
 	m->spool = head;
 	head = -1;
