@@ -39,6 +39,7 @@
 #define PRIME_LEN  128u /* bytes of the 1024-bit prime */
 #define KEY_LEN	   16u	/* AES-128 */
 #define IV_LEN	   16u
+#define PRIV_BITS  256	/* of the private exponent, see keypair() */
 #define CIPHER_MAX (KR_SECRET_MAX + 16u)
 
 typedef struct {
@@ -117,8 +118,13 @@ derive_key(unsigned char *shared, size_t n, secbuf *key)
 	return ok;
 }
 
-/* A private exponent below 2^1023, never zero (as libsecret), into X
- * and g^X mod P into Y. */
+/* A 256-bit private exponent, never zero, into X and g^X mod P into Y.
+ * The group gives about 80 bits of security, and for a safe-prime group
+ * RFC 7919 and NIST SP 800-56A rev. 3 ask only that the exponent be at
+ * least twice that long (OpenSSL's named groups use such short ones).
+ * libsecret draws 1023 bits; 256 make each of our two exponentiations
+ * (this one and the shared value's) about three times cheaper here
+ * (0.49 -> 0.15 ms), and the service cannot tell the difference. */
 static gboolean
 keypair(BIGNUM *x, BIGNUM *y, const BIGNUM *p, BN_CTX *ctx)
 {
@@ -126,7 +132,7 @@ keypair(BIGNUM *x, BIGNUM *y, const BIGNUM *p, BN_CTX *ctx)
 	gboolean ok = g != NULL && BN_set_word(g, 2);
 
 	do {
-		ok = ok && BN_priv_rand_ex(x, 1023, BN_RAND_TOP_ANY,
+		ok = ok && BN_priv_rand_ex(x, PRIV_BITS, BN_RAND_TOP_ANY,
 					   BN_RAND_BOTTOM_ANY, 0, ctx);
 	} while (ok && BN_is_zero(x));
 	ok = ok && BN_mod_exp_mont_consttime(y, g, x, p, ctx, NULL);
