@@ -108,6 +108,20 @@ echo "|---|---|---|---|---|---|"
 runN "ours batch $NA 2048" "curl_ batch $NA 2048" speed
 row "(a) 2 KiB, one connection (libcurl)" $NA "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
 curl_a=$Bt
+# Where (a)'s time goes: the whole machine's CPU (both cores: client,
+# Postfix's smtpd/cleanup/qmgr/discard, Dovecot) and its idle time over one
+# more run of each, per message.
+cpu_ms() { awk '/^cpu /{printf "%d %d\n", $2+$3+$4+$6+$7+$8, $5}' /proc/stat; }
+cpu_row() { # NAME CMD...: busy and idle ms per message of one run
+	local b0 i0 b1 i1 hz
+	hz=$(getconf CLK_TCK)
+	read -r b0 i0 < <(cpu_ms)
+	"${@:2}" >/dev/null
+	read -r b1 i1 < <(cpu_ms)
+	awk -v n="$1" -v b=$((b1 - b0)) -v i=$((i1 - i0)) -v hz="$hz" -v m="$NA" \
+	    'BEGIN { printf "(a) %s: machine CPU %.2f ms per message, idle %.2f ms per message\n", n, b * 1000 / hz / m, i * 1000 / hz / m }'
+}
+cpu_rows=$(cpu_row ours ours batch "$NA" 2048; cpu_row libcurl curl_ batch "$NA" 2048)
 raw() { /usr/bin/python3 "$SRC/tests/bench/raw-pipelined.py" "$SUBMISSION_PORT" \
 	"$NA" "$1" "$SRV/pki/ca.crt" "$USER_" "$PW"; }
 runN "raw data" "raw bdat" speed
@@ -120,11 +134,28 @@ row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
 # msmtp runs NM messages a round; its time is scaled to NP messages
 runN "procs smtpsend $NP" "procs msmtp $NM" speed "$(echo "$NP / $NM" | bc -l)"
 row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
+# (e)'s floors: what every fresh process pays before it sends a byte
+per_proc() { # PROGRAM N: ms per run of PROGRAM with no arguments
+	local t0 t1 i
+	t0=$(date +%s.%N)
+	for i in $(seq "$2"); do "$1" </dev/null >/dev/null || return 1; done
+	t1=$(date +%s.%N)
+	echo "($t1 - $t0) * 1000 / $2" | bc -l
+}
+f_true=$(per_proc /bin/true 200)
+f_empty=$(per_proc "$B/bench-empty" 200)
+read -r _ f_dh _ f_plain < <(/usr/bin/python3 "$SRC/tests/bench/keyring-costs.py" 40)
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$SRV/big.bin"
 echo hi | /usr/bin/time -f "%M" -o "$SRV/rss" "$B/tools/smtpsend" --account bench \
 	--from "$USER_" --to sink@example.org --subject big \
 	--attach "$SRV/big.bin" >/dev/null
 echo
 echo "(d) peak RSS of smtpsend sending a 100 MiB attachment: $(cat "$SRV/rss") KiB"
+echo "$cpu_rows"
+awk -v t="$f_true" -v e="$f_empty" -v dh="$f_dh" -v pl="$f_plain" \
+    -v ours="$A" -v np="$NP" -v msmtp="$Bt" 'BEGIN {
+	printf "(e) ms per process: smtpsend %.1f, msmtp %.1f (10x needs <= %.1f);", ours * 1000 / np, msmtp * 1000 / np, msmtp * 100 / np
+	printf " floors: /bin/true %.2f, an empty program loading smtpsend'"'"'s libraries %.2f;", t, e
+	printf " gnome-keyring'"'"'s OpenSession with the DH exchange %.2f (plain: %.2f)\n", dh, pl }'
 echo "(ratio: speed = peer time / ours, >1 is faster; time = ours / peer, <1 is faster;"
 echo " $ROUNDS alternating rounds; (e) msmtp ran $NM messages a round, scaled to $NP)"
