@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The audit log (DESIGN.md "Access log"): one JSON object per line,
- * hash-chained, appended under an exclusive lock and fsync'd.
+ * hash-chained, appended under an exclusive lock and fsync'd (the AUTH
+ * result without waiting for the disk: kr_audit_append()).
  *
  *   canonical = {"seq":N,"ts":"...","event":"...","outcome":"...",
  *                "account":"...","version":N,"uid":N,"pid":N,"exe":"...",
@@ -929,7 +930,7 @@ open_locked(const char *path, off_t *size, GError **error)
 
 static gboolean
 append_locked(int fd, const char *path, off_t size,
-	      const SmtpcredAuditEvent *ev, guint64 *seq_out,
+	      const SmtpcredAuditEvent *ev, gboolean durable, guint64 *seq_out,
 	      char hash[AUDIT_HEX + 1], GError **error)
 {
 	g_autoptr(GString) line = NULL;
@@ -944,8 +945,13 @@ append_locked(int fd, const char *path, off_t size,
 	/* One write() of the whole line: with O_APPEND and the lock, no
 	 * other record can land inside it. */
 	e = write_all(fd, line->str, line->len);
-	if (e == 0 && fsync(fd) < 0)
+	if (e == 0 && durable && fsync(fd) < 0)
 		e = errno;
+	/* Not waited for: the kernel starts writing it out now, and the
+	 * next durable record's fsync covers it (kr_audit_append). */
+	if (e == 0 && !durable)
+		(void)sync_file_range(fd, size, (off_t)line->len,
+				      SYNC_FILE_RANGE_WRITE);
 	if (e != 0) {
 		/* A partial line would stop every later append: cut it
 		 * (best effort; verify names the torn line otherwise). */
@@ -964,6 +970,13 @@ gboolean
 smtpcred_audit_append(const char *path, const SmtpcredAuditEvent *ev,
 		      guint64 *seq_out, GError **error)
 {
+	return kr_audit_append(path, ev, TRUE, seq_out, error);
+}
+
+gboolean
+kr_audit_append(const char *path, const SmtpcredAuditEvent *ev,
+		gboolean durable, guint64 *seq_out, GError **error)
+{
 	g_autofree char *owned = path == NULL ? smtpcred_audit_path() : NULL;
 	g_autoptr(GError) local = NULL;
 	char hash[AUDIT_HEX + 1];
@@ -977,7 +990,8 @@ smtpcred_audit_append(const char *path, const SmtpcredAuditEvent *ev,
 	if (path == NULL)
 		path = owned;
 	fd = open_locked(path, &size, &local);
-	ok = fd >= 0 && append_locked(fd, path, size, ev, &seq, hash, &local);
+	ok = fd >= 0 &&
+	     append_locked(fd, path, size, ev, durable, &seq, hash, &local);
 	if (fd >= 0)
 		close(fd); /* releases the lock */
 	if (!ok) {

@@ -123,8 +123,10 @@ smtpcred_lease_borrow(smtpcred_lease *l, const char **secret, size_t *len);
 SMTPCRED_API void smtpcred_lease_return(smtpcred_lease *l);
 
 /* Record the server's reply code to AUTH (e.g. 235, 535) and the server
- * ("host:port") in the audit log.  Returns 0 or a negative code (the AUTH
- * already happened: callers may only log the failure). */
+ * ("host:port") in the audit log: in the file when this returns, not
+ * waited for on the disk (the lease record before it was; a system crash
+ * within seconds may lose this one).  Returns 0 or a negative code (the
+ * AUTH already happened: callers may only log the failure). */
 SMTPCRED_API int smtpcred_lease_report(smtpcred_lease *l, unsigned smtp_code,
 				       const char *server);
 

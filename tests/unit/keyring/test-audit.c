@@ -107,6 +107,18 @@ append(const char *path, const char *event, const char *account,
 	return append_ev(path, &ev);
 }
 
+/* fsync() calls, counted through ld --wrap (meson.build). */
+static int fsyncs;
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+
+int
+__wrap_fsync(int fd)
+{
+	fsyncs++;
+	return __real_fsync(fd);
+}
+
 static void
 append_n(const char *path, int n)
 {
@@ -231,6 +243,41 @@ test_audit_chain_verifies(void **state)
 	}
 	assert_null(strstr(lines[2], "\"account\":\"acct\""));
 	assert_non_null(strstr(lines[2], "\"account\":\"\",\"version\""));
+}
+
+/* The AUTH result is in the file and the chain at once, without an
+ * fsync; every other record is fsync'd, and so covers it. */
+static void
+test_audit_lazy_record_is_written_not_synced(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) lines = NULL;
+	SmtpcredAuditEvent ev = {
+	    .event = "auth-result",
+	    .outcome = "ok",
+	    .account = "acct",
+	    .version = 3,
+	    .server = "smtp.example.org:587",
+	    .smtp_code = 235,
+	};
+	guint64 seq = 0, n = 0, bad = 0;
+
+	assert_int_equal(append(f->path, "lease", "acct", "one"), 1);
+	fsyncs = 0;
+	assert_true(kr_audit_append(f->path, &ev, FALSE, &seq, &error));
+	assert_int_equal(seq, 2);
+	assert_int_equal(fsyncs, 0);
+	lines = read_lines(f->path);
+	assert_int_equal(g_strv_length(lines), 3);
+	assert_non_null(strstr(lines[1], "\"event\":\"auth-result\""));
+	assert_true(smtpcred_audit_verify(f->path, &n, &bad, &error));
+	assert_int_equal(n, 2);
+
+	assert_int_equal(append(f->path, "lease", "acct", "two"), 3);
+	assert_int_equal(fsyncs, 1);
+	assert_true(smtpcred_audit_verify(f->path, &n, &bad, &error));
+	assert_int_equal(n, 3);
 }
 
 static void
@@ -952,6 +999,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_audit_chain_verifies),
+	    T(test_audit_lazy_record_is_written_not_synced),
 	    T(test_audit_missing_log_is_empty_and_intact),
 	    T(test_audit_fields_round_trip),
 	    T(test_audit_lines_are_json),
