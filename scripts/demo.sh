@@ -57,7 +57,7 @@ printf "%s" "$PW" | "$SMTPCRED" rotate alerts --verify --password-stdin
 run "$SMTPCRED" list
 run "$SMTPCRED" check || true
 
-step "the audit log (JSON lines, hash-chained, fsynced)"
+step "the audit log (JSON lines, hash-chained; the lease on disk before the password is used)"
 run "$SMTPCRED" audit
 run "$SMTPCRED" audit --verify
 echo
