@@ -22,6 +22,14 @@
 #define AUDIT_SERVER_MAX  262u  /* host name (253) + ":" + port (5) + slack */
 #define AUDIT_DETAIL_MAX  256u  /* short non-secret detail */
 
+/* smtpcred_audit_append(), and with DURABLE FALSE without waiting for the
+ * disk: the record is in the file (and the chain) when this returns and
+ * survives the process, but a crash of the whole system in the next few
+ * seconds may lose it.  Only for records nothing waits on (the AUTH
+ * result); every access to a secret is recorded durably, before use. */
+gboolean kr_audit_append(const char *path, const SmtpcredAuditEvent *ev,
+			 gboolean durable, guint64 *seq_out, GError **error);
+
 /* Parse one line (without its '\n') of exactly the format this library
  * writes.  Pure: no I/O, no global state, safe on any bytes.  Strict:
  * every key present once, in order, no whitespace, unsigned decimal
@@ -31,13 +39,6 @@
  * On success fills *out (its strings are owned by *out: release them with
  * kr_audit_record_clear()).  On failure *out is untouched and error is
  * SMTPCRED_ERROR_INVALID saying what is wrong (without a line number). */
-/* smtpcred_audit_append(), and with DURABLE FALSE without waiting for the
- * disk: the record is in the file (and the chain) when this returns and
- * survives the process, but a crash of the whole system in the next few
- * seconds may lose it.  Only for records nothing waits on (the AUTH
- * result); every access to a secret is recorded durably, before use. */
-gboolean kr_audit_append(const char *path, const SmtpcredAuditEvent *ev,
-			 gboolean durable, guint64 *seq_out, GError **error);
 gboolean kr_audit_parse_line(const char *line, size_t len,
 			     SmtpcredAuditRecord *out, GError **error);
 

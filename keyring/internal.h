@@ -186,6 +186,12 @@ int kr_lease_acquire(struct smtpcred_lease **out, const char *account,
 gboolean kr_audit(const char *event, const char *outcome, const char *account,
 		  guint version, const char *purpose, const char *server,
 		  guint smtp_code, const char *detail, GError **error);
+/* kr_audit() without waiting for the disk (kr_audit_append()): only for
+ * the AUTH result. */
+gboolean kr_audit_lazy(const char *event, const char *outcome,
+		       const char *account, guint version, const char *purpose,
+		       const char *server, guint smtp_code, const char *detail,
+		       GError **error);
 /* AUDIT unless the audit log can be opened for appending now: every
  * change is refused up front rather than made without its record. */
 gboolean kr_audit_ready(GError **error);

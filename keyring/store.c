@@ -17,6 +17,7 @@
 
 #include <errno.h>
 
+#include "audit.h"
 #include "internal.h"
 
 void
@@ -1088,10 +1089,11 @@ kr_outcome_for(const GError *error)
 	}
 }
 
-gboolean
-kr_audit(const char *event, const char *outcome, const char *account,
-	 guint version, const char *purpose, const char *server,
-	 guint smtp_code, const char *detail, GError **error)
+static gboolean
+audit_event(gboolean durable, const char *event, const char *outcome,
+	    const char *account, guint version, const char *purpose,
+	    const char *server, guint smtp_code, const char *detail,
+	    GError **error)
 {
 	SmtpcredAuditEvent ev = {
 	    .event = event,
@@ -1104,7 +1106,25 @@ kr_audit(const char *event, const char *outcome, const char *account,
 	    .detail = detail,
 	};
 
-	return smtpcred_audit_append(NULL, &ev, NULL, error);
+	return kr_audit_append(NULL, &ev, durable, NULL, error);
+}
+
+gboolean
+kr_audit(const char *event, const char *outcome, const char *account,
+	 guint version, const char *purpose, const char *server,
+	 guint smtp_code, const char *detail, GError **error)
+{
+	return audit_event(TRUE, event, outcome, account, version, purpose,
+			   server, smtp_code, detail, error);
+}
+
+gboolean
+kr_audit_lazy(const char *event, const char *outcome, const char *account,
+	      guint version, const char *purpose, const char *server,
+	      guint smtp_code, const char *detail, GError **error)
+{
+	return audit_event(FALSE, event, outcome, account, version, purpose,
+			   server, smtp_code, detail, error);
 }
 
 /* Record a failed operation; an audit failure here cannot be reported

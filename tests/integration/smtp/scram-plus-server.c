@@ -284,16 +284,11 @@ serve(int fd, SSL_CTX *ctx)
 		goto done;
 	while (get_line(&p, line, sizeof(line)) == 0) {
 		if (strncasecmp(line, "EHLO ", 5) == 0) {
-			if (p.ssl == NULL)
-				out(&p, "250-scramplus.test\r\n250-8BITMIME\r\n"
-					"250 STARTTLS\r\n");
-			else if (hide_plus)
-				out(&p, "250-scramplus.test\r\n250-8BITMIME\r\n"
-					"250 AUTH SCRAM-SHA-256\r\n");
-			else
-				out(&p, "250-scramplus.test\r\n250-8BITMIME\r\n"
-					"250 AUTH SCRAM-SHA-256-PLUS "
-					"SCRAM-SHA-256\r\n");
+			out(&p, "250-scramplus.test\r\n250-8BITMIME\r\n");
+			out(&p, p.ssl == NULL ? "250 STARTTLS\r\n"
+				: hide_plus   ? "250 AUTH SCRAM-SHA-256\r\n"
+					      : "250 AUTH SCRAM-SHA-256-PLUS "
+						"SCRAM-SHA-256\r\n");
 		} else if (strcasecmp(line, "STARTTLS") == 0 && p.ssl == NULL) {
 			out(&p, "220 2.0.0 go ahead\r\n");
 			p.ssl = SSL_new(ctx);
