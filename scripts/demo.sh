@@ -5,12 +5,14 @@
 # message with smtpsend, rotate the password, and show the delivered
 # message and the audit log with its verified hash chain.  Nothing outside
 # temporary directories is touched.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
+# Never stop without saying why.
+trap 'echo "demo: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-bash scripts/install-deps.sh
-bash scripts/install-test-servers.sh
+bash scripts/install-deps.sh || { echo "demo: could not install the build and run dependencies" >&2; exit 1; }
+bash scripts/install-test-servers.sh || { echo "demo: could not install the test servers" >&2; exit 1; }
 unset DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS
 if [ ! -f build-demo/build.ninja ]; then
 	meson setup build-demo >/dev/null
@@ -20,8 +22,10 @@ meson compile -C build-demo >/dev/null
 export SMTPCRED="$src/build-demo/tools/smtpcred"
 export SMTPSEND="$src/build-demo/tools/smtpsend"
 export DEMO_SRC=$src
+# shellcheck disable=SC2016  # the inner script expands its own variables
 exec "$src/tests/helpers/with-keyring.sh" bash -c '
-set -eu
+set -Eeu
+trap "echo \"demo: failed (exit \$?): \$BASH_COMMAND\" >&2" ERR
 step() { printf "\n\033[1m== %s\033[0m\n" "$*"; }
 run() { printf "$ %s\n" "$*"; "$@"; }
 # A throwaway password, handed over on a pipe: never in argv or the env.

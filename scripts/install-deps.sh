@@ -1,34 +1,58 @@
 #!/bin/bash
-# Install what building, running and testing smtpcred needs on Debian 12.
-# Idempotent; safe to run again.  Needs root (or sudo).
+# Install the Debian 12 packages that building, running and testing
+# smtpcred need.  Idempotent: when everything is there, nothing runs and no
+# package list is touched.  Needs root (or sudo).
 #
-#   scripts/install-deps.sh          build + run + test dependencies
-set -euo pipefail
+#   scripts/install-deps.sh           build + the demo (scripts/demo.sh)
+#   scripts/install-deps.sh --test    also every tool the test command uses
+#   scripts/install-deps.sh --bench   also the peers of tests/bench/
+#   scripts/install-deps.sh --list [--test|--bench]
+#                                     print the package names, install nothing
+#
+# The MTAs are not here: scripts/install-test-servers.sh unpacks them
+# (Debian's MTAs conflict with each other; none is ever apt-installed).
+# tests/install/install-path.sh checks that every package a test, the
+# demo, debian/control's Build-Depends or debian/tests/control names is
+# installed by a list here, and runs this script as on a fresh machine.
+set -Eeuo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib-install.sh
+. "$here/lib-install.sh"
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
 
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-
-PKGS=(
-	# build
-	build-essential pkg-config meson ninja-build
+BUILD=(
+	build-essential pkgconf meson ninja-build git python3
 	libglib2.0-dev libsecret-1-dev libssl-dev libpam0g-dev libcmocka-dev
-	# a real Secret Service on a private session bus
-	dbus-daemon dbus-bin gnome-keyring libsecret-tools
-	# test helpers (Debian's python, not a pyenv one)
-	python3 python3-dbus
-	# man page checks
-	groff-base man-db
 )
+# the demo: a real Secret Service on a private session bus, its helpers
+# (Debian's python, not a pyenv one), and the man pages
+RUN=(
+	dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus
+	groff-base man-db
+	# ps, pkill, ss, setpriv, runuser, useradd (not in a minimal system)
+	procps iproute2 util-linux passwd
+)
+TEST=(
+	# static analysis, fuzzing (clang 14 + libFuzzer), shell scripts
+	cppcheck clang clang-14 clang-tidy clang-tools libclang-rt-14-dev shellcheck
+	# the Debian packages: build, lintian, blhc, hardening-check (devscripts),
+	# file(1) to find the ELFs; the autopkgtests compile with gcc
+	debhelper dpkg-dev lintian devscripts blhc file gcc libc6-dev
+)
+BENCH=(libcurl4-openssl-dev time msmtp python3-gi)
 
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing+=("$p")
+list=0 pkgs=("${BUILD[@]}" "${RUN[@]}")
+for arg; do
+	case $arg in
+	--test) pkgs+=("${TEST[@]}") ;;
+	--bench) pkgs+=("${BENCH[@]}") ;;
+	--list) list=1 ;;
+	-h | --help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	*) say "unknown option $arg (try --help)"; exit 64 ;;
+	esac
 done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "install-deps: installing ${missing[*]}" >&2
-	$SUDO apt-get update -q -o DPkg::Lock::Timeout=600
-	$SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 \
-		--no-install-recommends "${missing[@]}"
+if [ "$list" = 1 ]; then
+	printf '%s\n' "${pkgs[@]}"
+	exit 0
 fi
+ensure_packages "${pkgs[@]}" || exit 1

@@ -2,10 +2,11 @@
 # Install what tests/servers/ needs to run real SMTP servers on loopback
 # (Debian 12, root).  Idempotent; safe to run again.
 #
-#   scripts/install-test-servers.sh
+#   scripts/install-test-servers.sh          install, unpack, create users
+#   scripts/install-test-servers.sh --list   print the apt packages only
 #
 # 1. apt-get installs the tools and the libraries of the MTAs (apt-get
-#    update first, only when something is missing).
+#    update first, only when something is missing; scripts/lib-install.sh).
 # 2. Postfix and Exim are NOT installed (they conflict with each other and
 #    with whatever MTA the machine has): their .debs are downloaded and
 #    unpacked with dpkg-deb -x under $SMTPCRED_SERVERS_CACHE (default
@@ -18,12 +19,7 @@
 #
 # The start scripts in tests/servers/ look for the same cache folder.
 # Not root: re-runs itself under sudo.
-set -euo pipefail
-
-[ "$(id -u)" -eq 0 ] || exec sudo -E bash "$0" "$@"
-export DEBIAN_FRONTEND=noninteractive
-CACHE=${SMTPCRED_SERVERS_CACHE:-/var/cache/smtpcred-test-servers}
-APT_OPTS=(-q -o DPkg::Lock::Timeout=600)
+set -Eeuo pipefail
 
 PKGS=(
 	# clients the checks use, the PKI, the scripted servers
@@ -38,19 +34,19 @@ PKGS=(
 	# setpriv, setsid; ps; ss (diagnostics)
 	util-linux procps iproute2
 )
-missing=()
-installed=" $(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null |
-	awk '$NF == "installed" { printf "%s ", $1 }')"
-for p in "${PKGS[@]}"; do
-	[[ $installed == *" $p "* ]] || missing+=("$p")
-done
-updated=0
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "install-test-servers: installing ${missing[*]}" >&2
-	apt-get update "${APT_OPTS[@]}"
-	updated=1
-	apt-get install -y "${APT_OPTS[@]}" --no-install-recommends "${missing[@]}"
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' "${PKGS[@]}"
+	exit 0
 fi
+
+[ "$(id -u)" -eq 0 ] || exec sudo -E bash "$0" "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib-install.sh
+. "$here/lib-install.sh"
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+CACHE=${SMTPCRED_SERVERS_CACHE:-/var/cache/smtpcred-test-servers}
+
+ensure_packages "${PKGS[@]}" || exit 1
 
 # Unpack one .deb into $CACHE/$dir unless it is already there (with
 # SMTPCRED_SERVERS_REFRESH=1: unless apt's candidate version is there).
@@ -66,20 +62,29 @@ unpack() {
 	if [ -n "$have" ] && { [ -z "$want" ] || [ "$want" = "(none)" ] || [ "$have" = "$pkg $want" ]; }; then
 		return 0
 	fi
-	if { [ -z "$want" ] || [ "$want" = "(none)" ]; } && [ "$updated" -eq 0 ]; then
-		apt-get update "${APT_OPTS[@]}"
-		updated=1
+	if [ -z "$want" ] || [ "$want" = "(none)" ]; then
+		# no package lists yet (a fresh machine with nothing missing above)
+		apt_update || return 1
 		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
 	fi
 	tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX")
 	# root downloads unsandboxed (the _apt user cannot write here); old
 	# package lists may name a version the mirror no longer has
 	if ! (cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg"); then
-		apt-get update "${APT_OPTS[@]}"
+		SMTPCRED_APT_UPDATED=0
+		apt_update || return 1
 		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-		(cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg")
+		if ! (cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg"); then
+			say "apt-get download $pkg failed (see apt's message above)"
+			rm -rf "$tmp"
+			return 1
+		fi
 	fi
-	dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"
+	if ! dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"; then
+		say "dpkg-deb could not unpack $(ls "$tmp"/*.deb 2>/dev/null || echo "$pkg: no .deb downloaded")"
+		rm -rf "$tmp"
+		return 1
+	fi
 	echo "$pkg $want" >"$tmp/root/.smtpcred-unpacked"
 	rm -rf "${CACHE:?}/${dir:?}"
 	mv "$tmp/root" "$CACHE/$dir"
@@ -88,8 +93,8 @@ unpack() {
 }
 
 mkdir -p "$CACHE"
-unpack postfix postfix
-unpack exim4-daemon-light exim
+unpack postfix postfix || exit 1
+unpack exim4-daemon-light exim || exit 1
 
 # Users and groups (no home, no login).
 getent group postdrop >/dev/null || groupadd --system postdrop

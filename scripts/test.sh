@@ -3,10 +3,10 @@
 # --werror, then ASan+UBSan), run every suite in both builds, and end with
 # one line "N passed, N failed[, N skipped]".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || { echo "test.sh: cannot enter the source tree"; exit 1; }
 src=$PWD
 
-bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 # Real MTAs for the sender's interop tests (unpacked, never apt-installed).
 bash scripts/install-test-servers.sh || { echo "0 passed, 1 failed"; exit 1; }
 

@@ -26,10 +26,15 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends \
-	debhelper dpkg-dev lintian devscripts blhc pkgconf gcc libc6-dev \
-	libpam0g-dev >"$out/apt.log" 2>&1 ||
-	{ echo "Bail out! cannot install the packaging tools"; exit 1; }
+# The packaging tools come from scripts/install-deps.sh --test.
+need=()
+for t in dpkg-buildpackage dh lintian blhc hardening-check file gcc; do
+	command -v "$t" >/dev/null || need+=("$t")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	echo "Bail out! not installed: ${need[*]} (scripts/install-deps.sh --test installs them)"
+	exit 1
+fi
 
 PKGS=(libsmtpcred0 libsmtpsend0 libsmtpcred-dev libpam-smtpcred smtpcred-tools)
 # Nothing of ours may be installed before we start.
@@ -111,8 +116,7 @@ snap >"$out/before.list"
 DEBS=()
 for p in "${PKGS[@]}"; do DEBS+=("$B1/${p}_0.1.0_amd64.deb"); done
 check "the .debs install (apt resolves their Depends)" \
-	apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends \
-	"${DEBS[@]}"
+	apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${DEBS[@]}"
 for p in "${PKGS[@]}"; do dpkg -L "$p" 2>/dev/null; done | sort -u >"$out/owned.list"
 
 # The autopkgtests, from the source tree, against the installed packages.
@@ -174,7 +178,8 @@ for f in "$B1"/*.deb; do
 	cmp -s "$f" "$B2/$(basename "$f")" || diffs="$diffs $(basename "$f")"
 done
 if [ -z "$diffs" ]; then
-	ok "both builds give byte-identical .debs ($(ls "$B1"/*.deb | wc -l) files)"
+	debs=("$B1"/*.deb)
+	ok "both builds give byte-identical .debs (${#debs[@]} files)"
 else
 	notok "both builds give byte-identical .debs" "differ:$diffs"
 fi
