@@ -31,6 +31,7 @@ if [ ${#dirs[@]} -eq 0 ]; then
 	exit 0
 fi
 
+# shellcheck disable=SC2016  # $0, $1 ... below are awk's, not the shell's
 hits=$(find -H "${dirs[@]}" -type f \( -name '*.c' -o -name '*.h' \) -print0 |
 	sort -z |
 	xargs -0 -r awk -v re="(^|[^A-Za-z0-9_])(${banned})[ \t]*[(]" '

@@ -25,10 +25,11 @@ fi
 unset WITH_KEYRING_INNER
 here=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-kr.XXXXXX")
+# shellcheck disable=SC2317  # run by the EXIT trap below
 cleanup() {
 	local pid
 	pid=$(cat "$T/keyring.pid" 2>/dev/null || true)
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
 	# KEEP_TEST_FILES: left for the whole-run canary scan (scripts/test.sh)
 	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$T"
 }
@@ -36,7 +37,8 @@ trap cleanup EXIT
 export HOME=$T/home XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config \
 	XDG_CACHE_HOME=$T/cache XDG_STATE_HOME=$T/state XDG_RUNTIME_DIR=$T/run
 mkdir -p "$HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_STATE_HOME"
-mkdir -m 700 -p "$XDG_RUNTIME_DIR"
+mkdir -p "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
 export KEYRING_PASSWORD=${KEYRING_PASSWORD:-test}
 export WK_DIR=$T
 export KEYRING_CTL="/usr/bin/python3 $here/keyring-ctl.py"

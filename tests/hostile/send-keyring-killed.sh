@@ -19,7 +19,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-# shellcheck source=../integration/keyring/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
 : "${SMTPSEND:?}"
 skip_all_without_hooks
@@ -30,6 +30,7 @@ chmod 711 "$SRV"
 # hostile.log records AUTH lines as the server received them: it holds
 # the password by design (the server's side), like any server's user db.
 echo "server side: hostile.log records the AUTH it received" >"$SRV/.canary-exempt"
+# shellcheck disable=SC2317  # run by the EXIT trap below
 cleanup() {
 	bash "$top/tests/servers/hostile.sh" stop "$SRV/srv" >/dev/null 2>&1
 	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"

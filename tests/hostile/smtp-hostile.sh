@@ -7,13 +7,14 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-# shellcheck source=../integration/keyring/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
 : "${SMTPSEND:?}" "${SEND_BATCH:?}" "${CA_SWAP:?}"
 
 CANARY="CANARY-s3cr3t-hostile"
 SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-hostile.XXXXXX")
 chmod 711 "$SRV"
+# shellcheck disable=SC2317  # run by the EXIT trap below
 cleanup() {
 	local d
 	for d in "$SRV"/m-*; do
@@ -50,9 +51,11 @@ run_mode() {
 	--8bit) msgfile=$WK_DIR/msg8.eml; extra=(-v) ;;
 	esac
 	begin "$mode${opt:+ $opt}: exit $want, '$ere'$([ "$auth" = no ] && echo ', no lease, no AUTH on the wire')"
+	implicit=()
+	[ "$tls" = implicit ] && implicit=(--implicit)
 	if ! PKI_DIR=$SRV/pki SMTP_USER=u@test.example SMTP_PASS_FILE=$PWFILE \
 		bash "$top/tests/servers/hostile.sh" start "$mode" "$d" \
-		$([ "$tls" = implicit ] && echo --implicit) >"$SRV/start-$N.log" 2>&1; then
+		"${implicit[@]}" >"$SRV/start-$N.log" 2>&1; then
 		fail "hostile server $mode did not start: $(tail -3 "$SRV/start-$N.log")"
 		end
 		return

@@ -7,7 +7,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-# shellcheck source=../integration/keyring/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
 : "${MEM_SCAN:?}"
 
@@ -36,7 +36,7 @@ assert_matches "$OUT" "^forms found $n\$"
 end
 
 for mech in PLAIN LOGIN SCRAM-SHA-256; do
-	name=mem-$(echo "$mech" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9-')
+	name=mem-$(echo "$mech" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9-')
 	begin "AUTH $mech: after the send, no trace of the password in any readable mapping"
 	expect_rc 0 "$SMTPCRED" add "$name" --host localhost --port "$SUBMISSION_PORT" \
 		--user mem@test.example --mechs "$mech" --ca-file "$SRV/pki/ca.crt" \

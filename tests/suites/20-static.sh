@@ -1,6 +1,7 @@
 #!/bin/bash
-# Static analysis (issue 6): cppcheck, clang-tidy (.clang-tidy) and
-# scan-build, each one TAP line, each passing only with zero findings.
+# Static analysis (issues 6, 12): cppcheck, clang-tidy (.clang-tidy),
+# scan-build and shellcheck, each one TAP line, each passing only with zero
+# findings.
 # Suppressions live in tests/static/cppcheck.supp, .clang-tidy (and the
 # per-directory keyring/.clang-tidy, tools/.clang-tidy), each with its
 # reason; docs/static-analysis.md lists what each tool found.
@@ -24,14 +25,14 @@ tap() { # tap OK|FAIL description [log]
 # The tools (Debian 12: cppcheck 2.10, clang-tidy/scan-build 14), installed
 # by scripts/install-deps.sh --test like every tool of the test command.
 need=()
-for t in cppcheck clang clang-tidy run-clang-tidy scan-build; do
+for t in cppcheck clang clang-tidy run-clang-tidy scan-build shellcheck; do
 	command -v "$t" >/dev/null || need+=("$t")
 done
 if [ ${#need[@]} -gt 0 ]; then
 	echo "Bail out! not installed: ${need[*]} (scripts/install-deps.sh --test installs them)"
 	exit 1
 fi
-echo "1..3"
+echo "1..4"
 
 # A clang configuration gives the compile commands (no build needed: only
 # config.h, which setup writes); each project file is listed once.
@@ -100,5 +101,22 @@ else
 		"$out/scan-setup.log" >"$out/scan-build.findings"
 	tap FAIL "scan-build: $(grep -c 'warning:' "$out/scan-build.findings") findings" \
 		"$out/scan-build.findings"
+fi
+# Every shell script in the tree through shellcheck: those with a sh/bash
+# shebang and the sourced ones (a "# shellcheck shell=" line), at every
+# severity; each suppression in a script carries its reason beside it.
+mapfile -t scripts < <(git ls-files | while read -r f; do
+	[ -f "$f" ] || continue
+	if head -n 1 "$f" | grep -qE '^#!(/usr)?/bin/(env )?(ba)?sh\b' ||
+		grep -qm1 '^# shellcheck shell=' "$f"; then echo "$f"; fi
+done)
+t0=$SECONDS
+if [ ${#scripts[@]} -eq 0 ]; then
+	tap FAIL "shellcheck: no shell script found (git ls-files failed?)"
+elif shellcheck -x -f gcc "${scripts[@]}" >"$out/shellcheck.log" 2>&1; then
+	tap OK "shellcheck: ${#scripts[@]} scripts, no findings ($((SECONDS - t0)) s)"
+else
+	tap FAIL "shellcheck: $(grep -c ': [a-z]*: ' "$out/shellcheck.log") findings in ${#scripts[@]} scripts" \
+		"$out/shellcheck.log"
 fi
 exit 0

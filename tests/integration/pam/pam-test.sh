@@ -52,6 +52,7 @@ mkdir -m 755 "$T/u" && chown "$U" "$T/u"	# the user writes its env here
 
 # The user's own bus and keyring (with-keyring.sh run as the user); its
 # environment is written to $T/env for the rest of the test.
+# shellcheck disable=SC2016  # the inner script expands its own variables
 runuser -u "$U" -- env -i PATH=/usr/bin:/bin HOME="$T/home" \
 	bash "$top/tests/helpers/with-keyring.sh" bash -c '
 		env | grep -E "^(DBUS_SESSION_BUS_ADDRESS|XDG_[A-Z_]*|HOME|KEYRING_CTL|KEYRING_PASSWORD)=" \
@@ -63,8 +64,9 @@ if [ ! -s "$T/u/env" ]; then
 	echo "Bail out! the user's keyring did not start: $(tail -3 "$T/keyring.log")"
 	exit 1
 fi
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091  # written at run time by the keyring above
 . "$T/u/env"
+read -ra KCTL <<<"$KEYRING_CTL"	# "/usr/bin/python3 .../keyring-ctl.py"
 as_user() { runuser -u "$U" -- env -i PATH=/usr/bin:/bin HOME="$HOME" \
 	DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS" \
 	XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" XDG_STATE_HOME="$XDG_STATE_HOME" \
@@ -219,14 +221,14 @@ begin "helper hanging: timeout=500 honoured (session open < 2 s), logged, killed
 pam hang login "$CANARY1" "${PAMENV[@]}"
 assert_eq "$RC" 0 "driver exit"
 ms=$(sed -n 's/^elapsed //p' "$T/out")
-[ -n "$ms" ] && [ "$ms" -ge 450 ] && [ "$ms" -lt 2000 ] || fail "open_session took ${ms:-?} ms"
+if [ -z "$ms" ] || [ "$ms" -lt 450 ] || [ "$ms" -ge 2000 ]; then fail "open_session took ${ms:-?} ms"; fi
 assert_grep "$PAM_LOG" 'did not finish within 500 ms; killed'
 pgrep -u "$U" -f hang.sh >/dev/null && fail "the hanging helper is still running"
 end
 
 begin "no bus: success, exit 20 logged, nothing done"
 d=$(keyring_digest)
-pam sync login "$CANARY1" DBUS_SESSION_BUS_ADDRESS=unix:path=$T/no-such-bus \
+pam sync login "$CANARY1" DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-such-bus" \
 	XDG_RUNTIME_DIR="$T/no-runtime" XDG_STATE_HOME="$XDG_STATE_HOME"
 assert_eq "$RC" 0 "driver exit"
 assert_grep "$PAM_LOG" 'exit 20: no session bus'
@@ -234,12 +236,12 @@ assert_eq "$(keyring_digest)" "$d" "keyring listing"
 end
 
 begin "locked keyring: success, exit 22 logged, nothing damaged"
-as_user $KEYRING_CTL lock >/dev/null 2>&1 || fail "could not lock the collection"
+as_user "${KCTL[@]}" lock >/dev/null 2>&1 || fail "could not lock the collection"
 pam sync login "$CANARY2" "${PAMENV[@]}"
 assert_eq "$RC" 0 "driver exit"
 assert_grep "$PAM_LOG" 'exit 22: the keyring is locked'
-printf '%s' "$KEYRING_PASSWORD" | as_user $KEYRING_CTL unlock >/dev/null 2>&1 ||
-	as_user $KEYRING_CTL unlock >/dev/null 2>&1
+printf '%s' "$KEYRING_PASSWORD" | as_user "${KCTL[@]}" unlock >/dev/null 2>&1 ||
+	as_user "${KCTL[@]}" unlock >/dev/null 2>&1
 assert_eq "$(versions work)" 3:3 "versions of work"
 as_user "$SMTPCRED" audit --verify >"$T/verify.out" 2>&1 || fail "audit chain: $(cat "$T/verify.out")"
 end

@@ -15,7 +15,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
-# shellcheck source=../keyring/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
 : "${SMTPSEND:?}" "${SCRAM_SERVER:?}"
 
@@ -24,6 +24,7 @@ CANARY="CANARY-s3cr3t-scram-plus"
 # which the canary scan covers.
 SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-scram.XXXXXX")
 PIDS=()
+# shellcheck disable=SC2317  # run by the EXIT trap below
 stop_servers() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

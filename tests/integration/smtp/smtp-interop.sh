@@ -13,7 +13,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
-# shellcheck source=../keyring/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../keyring/lib.sh
 . "$top/tests/integration/keyring/lib.sh"
 : "${SERVER:?}" "${SMTPSEND:?}" "${SEND_BATCH:?}"
 
@@ -22,6 +22,7 @@ CANARY="CANARY-s3cr3t-interop-$SERVER"
 # which the canary scan covers.
 SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-srv.XXXXXX")
 chmod 711 "$SRV"	# the MTA delivers as nobody below it
+# shellcheck disable=SC2317  # run by the EXIT trap below
 stop_server() {
 	bash "$top/tests/servers/$SERVER.sh" stop "$SRV/s" >/dev/null 2>&1
 	[ -d "$SRV/strict" ] && bash "$top/tests/servers/postfix.sh" stop "$SRV/strict" >/dev/null 2>&1
@@ -41,8 +42,7 @@ if SMTP_USER=sender@test.example SMTP_PASS_FILE=$PWFILE PKI_DIR=$SRV/pki \
 else
 	fail "the server did not start: $(tail -5 "$SRV/start.log")"
 	end
-	finish
-	exit 0
+	finish	# exits
 fi
 end
 
@@ -240,6 +240,7 @@ if [ "$SERVER" = postfix ]; then
 	if SRV_STRICT_PIPELINING=1 SMTP_USER=sender@test.example SMTP_PASS_FILE=$PWFILE \
 		PKI_DIR=$SRV/pki bash "$top/tests/servers/postfix.sh" start "$SRV/strict" \
 		>"$SRV/strict.log" 2>&1; then
+		# shellcheck disable=SC1091  # written at run time by postfix.sh
 		strict_port=$(. "$SRV/strict/ports.env"; echo "$SUBMISSION_PORT")
 		expect_rc 0 "$SMTPCRED" add strict --host localhost --port "$strict_port" \
 			--tls starttls --user sender@test.example --mechs PLAIN \
