@@ -38,6 +38,9 @@ TEST=(
 	# the Debian packages: build, lintian, blhc, hardening-check (devscripts),
 	# file(1) to find the ELFs; the autopkgtests compile with gcc
 	debhelper dpkg-dev lintian devscripts blhc file gcc libc6-dev
+	# jq (audit lines as JSON), gcore (a core of the broker),
+	# systemd-creds (the broker's sealed key)
+	jq gdb systemd
 )
 BENCH=(libcurl4-openssl-dev time msmtp python3-gi)
 

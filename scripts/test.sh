@@ -10,6 +10,29 @@ bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 # Real MTAs for the sender's interop tests (unpacked, never apt-installed).
 bash scripts/install-test-servers.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+# Some tests run programs as other users (the PAM module's helper as a
+# test user, the broker as its own user, the MTAs): they must reach the
+# checkout and its build.  A clone under /root (mode 0700) is out of their
+# reach, so the tests then run from a copy that is not.
+if [ -z "${SMTPCRED_TEST_COPY:-}" ] &&
+	! setpriv --reuid=65534 --regid=65534 --clear-groups -- test -r "$src/scripts/test.sh" 2>/dev/null; then
+	copy=/var/tmp/smtpcred-test
+	echo "test.sh: $src is not readable by other users, and some tests run as other users: running from a copy in $copy/src" >&2
+	if ! { rm -rf "$copy" && mkdir -p "$copy/src" && chmod 755 "$copy" "$copy/src"; }; then
+		echo "test.sh: cannot make $copy"; echo "0 passed, 1 failed"; exit 1
+	fi
+	if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+		# what is tracked and what is new, as the checkout has it
+		(cd "$src" && { git ls-files; git ls-files --others --exclude-standard; } |
+			sort -u | while read -r f; do [ -e "$f" ] && echo "$f"; done |
+			tar -cf - -T -) | tar -xf - -C "$copy/src"
+	else
+		tar -C "$src" --exclude='./build-*' -cf - . | tar -xf - -C "$copy/src"
+	fi || { echo "test.sh: copying $src to $copy failed"; echo "0 passed, 1 failed"; exit 1; }
+	chmod -R a+rX "$copy/src"
+	SMTPCRED_TEST_COPY=1 exec bash "$copy/src/scripts/test.sh"
+fi
+
 # The tests start their own bus and keyring; nothing from a desktop
 # session may leak in (a prompt must never open a window).
 unset DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS

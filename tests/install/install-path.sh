@@ -257,6 +257,23 @@ else
 fi
 end
 
+begin "every tool a test looks for (command -v, g_find_program_in_path) comes from a listed or a required package"
+mapfile -t tools < <(cd "$src" && git grep -ohE 'command -v [a-z0-9_.+-]+|find_program_in_path\("[a-z0-9_.+-]+"' -- tests scripts debian/tests ':!tests/install/*' |
+	sed -E 's/command -v //; s/find_program_in_path\("//; s/"$//' | sort -u)
+# (test-audit.c looks for jq: a search that misses it is broken)
+[[ " ${tools[*]} " == *" jq "* ]] || fail "the search found no jq (${tools[*]}): it is broken"
+for tool in "${tools[@]}"; do
+	path=$(command -v "$tool") || { fail "$tool: not installed"; continue; }
+	pkg=$(dpkg-query -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+	[ -n "$pkg" ] || pkg=$(dpkg-query -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
+	[ -n "$pkg" ] || { fail "$tool ($path): no package owns it"; continue; }
+	grep -qx -- "$pkg" "$ALL" && continue
+	prio=$(dpkg-query -W -f='${Essential} ${Priority}' "$pkg" 2>/dev/null)
+	case $prio in "yes "* | *" required") continue ;; esac
+	fail "$tool comes from $pkg ($prio), which no install list names"
+done
+end
+
 begin "only scripts/lib-install.sh runs apt-get install (no script installs on its own)"
 # (50-debian installs the .debs it built: our packages, not a tool)
 others=$(cd "$src" && git grep -nE 'apt-get( [^|;]*)? install( |$)' -- ':!*.md' \
