@@ -31,7 +31,8 @@ run() { printf "$ %s\n" "$*"; "$@"; }
 # A throwaway password, handed over on a pipe: never in argv or the env.
 PW=$(head -c 18 /dev/urandom | base64)
 
-SRV=$(mktemp -d /tmp/smtpcred-demo.XXXXXX); chmod 711 "$SRV"
+SRV=$(mktemp -d /tmp/smtpcred-demo.XXXXXX) || { echo "demo.sh: cannot create a temporary directory" >&2; exit 1; }
+chmod 711 "$SRV"
 trap "bash $DEMO_SRC/tests/servers/postfix.sh stop $SRV/s >/dev/null 2>&1; rm -rf $SRV" EXIT
 step "a private Postfix on 127.0.0.1 (STARTTLS required, AUTH via Dovecot)"
 bash "$DEMO_SRC/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1

@@ -67,7 +67,7 @@ unpack() {
 		apt_update || return 1
 		want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
 	fi
-	tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX")
+	tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX") || { say "cannot create a folder in $CACHE"; return 1; }
 	# root downloads unsandboxed (the _apt user cannot write here); old
 	# package lists may name a version the mirror no longer has
 	if ! (cd "$tmp" && apt-get download "${APT_OPTS[@]}" -o APT::Sandbox::User=root "$pkg"); then

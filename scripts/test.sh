@@ -58,7 +58,7 @@ run_build() {
 # (tests/hygiene/canary-run.py).  The result is one more TAP file.
 canary_run() {
 	local run pid
-	run=$(mktemp -d /tmp/smtpcred-run.XXXXXX)
+	run=$(mktemp -d /tmp/smtpcred-run.XXXXXX) || { echo "test.sh: cannot create a temporary directory" >&2; exit 1; }
 	chmod 711 "$run"	# test users and MTAs reach their folders below
 	/usr/bin/python3 "$src/tests/hygiene/canary-run.py" watch "$run.hits" &
 	pid=$!

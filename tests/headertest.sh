@@ -3,7 +3,8 @@
 # as C++ (STYLE.md section 5).  Usage: headertest.sh INCLUDE_DIR HEADER...
 set -eu
 inc=$1; shift
-t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+t=$(mktemp -d) || { echo "headertest.sh: cannot create a temporary directory" >&2; exit 1; }
+trap 'rm -rf "$t"' EXIT
 fail=0 n=0
 for h in "$@"; do
 	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" >"$t/c.c"

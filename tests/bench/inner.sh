@@ -2,7 +2,7 @@
 # The body of tests/bench/run.sh, inside a private bus with gnome-keyring.
 set -eu
 : "${B:?}" "${SRC:?}"
-SRV=$(mktemp -d /tmp/smtpcred-bench.XXXXXX)
+SRV=$(mktemp -d /tmp/smtpcred-bench.XXXXXX) || { echo "inner.sh: cannot create a temporary directory" >&2; exit 1; }
 chmod 711 "$SRV"
 trap 'bash "$SRC/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
 PW=bench-$(head -c 9 /dev/urandom | base64 | tr -d "/+=")

@@ -24,7 +24,8 @@ if [ -z "${WITH_KEYRING_INNER:-}" ]; then
 fi
 unset WITH_KEYRING_INNER
 here=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-kr.XXXXXX")
+T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-kr.XXXXXX") || {
+	echo "with-keyring.sh: cannot create a temporary directory in ${TMPDIR:-/tmp}" >&2; exit 1; }
 # shellcheck disable=SC2317  # run by the EXIT trap below
 cleanup() {
 	local pid

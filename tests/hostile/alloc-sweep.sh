@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${ALLOC_SWEEP:?}"
 CANARY="CANARY-s3cr3t-alloc-sweep-$$"
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-sweep.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-sweep.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$SRV"
 trap 'bash "$top/tests/servers/hostile.sh" stop "$SRV/d" >/dev/null 2>&1; [ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"' EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1

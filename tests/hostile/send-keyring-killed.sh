@@ -25,7 +25,7 @@ top=$(cd "$here/../.." && pwd)
 skip_all_without_hooks
 
 CANARY="CANARY-s3cr3t-lease-killed"
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-leasekill.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-leasekill.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$SRV"
 # hostile.log records AUTH lines as the server received them: it holds
 # the password by design (the server's side), like any server's user db.

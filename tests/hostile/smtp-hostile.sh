@@ -12,7 +12,7 @@ top=$(cd "$here/../.." && pwd)
 : "${SMTPSEND:?}" "${SEND_BATCH:?}" "${CA_SWAP:?}"
 
 CANARY="CANARY-s3cr3t-hostile"
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-hostile.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-hostile.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$SRV"
 # shellcheck disable=SC2317  # run by the EXIT trap below
 cleanup() {

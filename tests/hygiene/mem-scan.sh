@@ -12,7 +12,7 @@ top=$(cd "$here/../.." && pwd)
 : "${MEM_SCAN:?}"
 
 CANARY="CANARY-s3cr3t-memscan-$$"
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-mem.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-mem.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$SRV"
 trap 'bash "$top/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; [ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$SRV"' EXIT
 bash "$top/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1

@@ -13,7 +13,7 @@
 # shellcheck disable=SC2016  # the stubs' bodies and awk programs below are single-quoted on purpose: they expand their own variables when they run
 set -u
 src=$(cd "${1:?source dir}" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-install.XXXXXX")
+T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-install.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 [ -n "${KEEP_TEST_FILES:-}" ] || trap 'rm -rf "$T"' EXIT
 
 N=0 CUR="" CUR_OK=1

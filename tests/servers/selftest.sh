@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WANT=("$@")
 [ ${#WANT[@]} -gt 0 ] || WANT=(postfix exim aiosmtpd hostile)
 
-W=$(mktemp -d /tmp/smtpcred-servers-selftest.XXXXXX)
+W=$(mktemp -d /tmp/smtpcred-servers-selftest.XXXXXX) || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$W"
 STARTED=()	# "script dir" pairs still to stop
 cleanup() {

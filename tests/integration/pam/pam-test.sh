@@ -34,7 +34,7 @@ CANARY3="CANARY-s3cr3t-pam-passwd-$$"
 # [t]: the pattern must not itself look like a canary in grep's argv
 CANARY_RE='CANARY-s3cr3[t]-pam-[a-z]*-[0-9]*'
 U=smtpcredpam$$
-T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-pam.XXXXXX")
+T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-pam.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 755 "$T"
 cleanup() {
 	touch "$T/stop"

@@ -22,7 +22,7 @@ top=$(cd "$here/../../.." && pwd)
 CANARY="CANARY-s3cr3t-scram-plus"
 # The server reads the password from a file: keep it outside $WK_DIR,
 # which the canary scan covers.
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-scram.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-scram.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 PIDS=()
 # shellcheck disable=SC2317  # run by the EXIT trap below
 stop_servers() {

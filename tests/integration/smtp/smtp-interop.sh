@@ -20,7 +20,7 @@ top=$(cd "$here/../../.." && pwd)
 CANARY="CANARY-s3cr3t-interop-$SERVER"
 # The server's own files hold the password: keep them outside $WK_DIR,
 # which the canary scan covers.
-SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-srv.XXXXXX")
+SRV=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-srv.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$SRV"	# the MTA delivers as nobody below it
 # shellcheck disable=SC2317  # run by the EXIT trap below
 stop_server() {
