@@ -22,8 +22,9 @@ if [ -z "${SMTPCRED_TEST_COPY:-}" ] &&
 		echo "test.sh: cannot make $copy"; echo "0 passed, 1 failed"; exit 1
 	fi
 	if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-		# what is tracked and what is new, as the checkout has it
-		(cd "$src" && { git ls-files; git ls-files --others --exclude-standard; } |
+		# what is tracked and what is new, as the checkout has it, and
+		# .git (the static checks ask git which files are the tree's)
+		(cd "$src" && { echo .git; git ls-files; git ls-files --others --exclude-standard; } |
 			sort -u | while read -r f; do [ -e "$f" ] && echo "$f"; done |
 			tar -cf - -T -) | tar -xf - -C "$copy/src"
 	else

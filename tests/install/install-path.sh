@@ -276,8 +276,14 @@ end
 
 begin "only scripts/lib-install.sh runs apt-get install (no script installs on its own)"
 # (50-debian installs the .debs it built: our packages, not a tool)
-others=$(cd "$src" && git grep -nE 'apt-get( [^|;]*)? install( |$)' -- ':!*.md' \
-	':!tests/install/*' ':!scripts/lib-install.sh' | grep -vF '"${DEBS[@]}"')
+hits=$(cd "$src" && git grep -nE 'apt-get( [^|;]*)? install( |$)' -- ':!*.md' \
+	':!tests/install/*' ':!scripts/lib-install.sh')
+rc=$?
+others=$(printf '%s\n' "$hits" | grep -vF '"${DEBS[@]}"')
+# git grep: 0 found, 1 none; anything else means it could not look
+if [ "$rc" -gt 1 ] || ! printf '%s\n' "$hits" | grep -qF '"${DEBS[@]}"'; then
+	fail "git grep could not search the tree (exit $rc): is $src a git checkout?"
+fi
 [ -z "$others" ] || fail "apt-get install in: $others"
 end
 
