@@ -312,3 +312,15 @@ format_rfc3339_utc(int64_t t, char *buf, size_t bufsz)
 	buf[20] = '\0';
 	return 0;
 }
+
+int
+hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

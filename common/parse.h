@@ -21,6 +21,8 @@ int parse_uint64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Convenience wrappers with the same rules. */
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+/* The value of a hexadecimal digit of either case, or -1. */
+int hex_digit_value(int c);
 /* A TCP port: 1..65535. */
 int parse_port(const char *s, uint16_t *out);
 /* A file descriptor number: 0..INT_MAX. */

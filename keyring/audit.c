@@ -7,12 +7,16 @@
  *   canonical = {"seq":N,"ts":"...","event":"...","outcome":"...",
  *                "account":"...","version":N,"uid":N,"pid":N,"exe":"...",
  *                "purpose":"...","server":"...","smtp_code":N,
- *                "detail":"...","prev":"<64 hex>"}
+ *                "detail":"...",[peer,]"prev":"<64 hex>"}
+ *   peer      = "peer_uid":N,"peer_gid":N,"peer_pid":N,"peer_exe":"...",
+ *               "peer_unit":"..."   (a broker's record: whom it acted for,
+ *               from SO_PEERCRED; the five together or none)
  *   line      = canonical with ,"hash":"<64 hex>" before the final }
  *   hash      = hex SHA-256 of prev (its 64 ASCII hex digits) followed by
  *               the canonical bytes
  *
- * Keys are always present and always in this order, so the canonical bytes
+ * Keys are always present (the peer group: all five or none) and always
+ * in this order, so the canonical bytes
  * of a line are the line minus its hash member: verification hashes exactly
  * what is on disk.  No field ever holds a secret or anything derived from
  * one: the API takes only names, codes and caller text.
@@ -60,12 +64,44 @@
 #define AUDIT_DIGITS (20u + 4u * 10u)
 /* Worst case of the caller's strings: every byte escaped as \u00XX. */
 #define AUDIT_ESCAPED_MAX                                                      \
-	(6u * (2u * AUDIT_WORD_MAX + AUDIT_ACCOUNT_MAX + AUDIT_EXE_MAX +       \
-	       AUDIT_PURPOSE_MAX + AUDIT_SERVER_MAX + AUDIT_DETAIL_MAX))
+	(6u * (2u * AUDIT_WORD_MAX + AUDIT_ACCOUNT_MAX + 2u * AUDIT_EXE_MAX +  \
+	       AUDIT_PURPOSE_MAX + AUDIT_SERVER_MAX + AUDIT_DETAIL_MAX +       \
+	       AUDIT_UNIT_MAX))
+/* The peer group's keys and its three numbers. */
+#define AUDIT_PEER_SKELETON                                                    \
+	",\"peer_uid\":,\"peer_gid\":,\"peer_pid\":,\"peer_exe\":\"\","        \
+	"\"peer_unit\":\"\""
 _Static_assert(sizeof(AUDIT_SKELETON) - 1 + AUDIT_DIGITS + (RFC3339_BUFSZ - 1) +
-		       2 * AUDIT_HEX + AUDIT_ESCAPED_MAX + 1 /* '\n' */
+		       2 * AUDIT_HEX + AUDIT_ESCAPED_MAX +
+		       sizeof(AUDIT_PEER_SKELETON) - 1 + 3u * 10u +
+		       1 /* '\n' */
 		   <= AUDIT_LINE_MAX,
 	       "a record must always fit AUDIT_LINE_MAX");
+
+/* The client a broker thread is serving (smtpcred_audit_set_peer). */
+typedef struct {
+	gboolean set;
+	guint uid, gid, pid;
+	char exe[AUDIT_EXE_MAX + 1];
+	char unit[AUDIT_UNIT_MAX + 1];
+} Peer;
+static __thread Peer peer;
+
+void
+smtpcred_audit_set_peer(const SmtpcredAuditPeer *p)
+{
+	memset(&peer, 0, sizeof(peer));
+	if (p == NULL)
+		return;
+	peer.set = TRUE;
+	peer.uid = p->uid;
+	peer.gid = p->gid;
+	peer.pid = p->pid;
+	/* add_str() cuts and escapes when the record is written. */
+	g_strlcpy(peer.exe, p->exe != NULL ? p->exe : "", sizeof(peer.exe));
+	g_strlcpy(peer.unit, p->unit != NULL ? p->unit : "",
+		  sizeof(peer.unit));
+}
 
 /* Caller text in the syslog summary is cut shorter than in the file. */
 #define AUDIT_SYSLOG_TEXT_MAX 128u
@@ -87,6 +123,8 @@ smtpcred_audit_path(void)
 
 	if (env != NULL && *env != '\0')
 		return g_strdup(env);
+	if (kr_system_active())
+		return g_strdup("/var/log/smtpcred/audit.log");
 	/* The XDG spec: a relative value is invalid and must be ignored. */
 	if (state != NULL && state[0] == '/')
 		return g_build_filename(state, "smtpcred", "audit.log", NULL);
@@ -109,6 +147,8 @@ kr_audit_record_clear(SmtpcredAuditRecord *r)
 	g_free(r->purpose);
 	g_free(r->server);
 	g_free(r->detail);
+	g_free(r->peer_exe);
+	g_free(r->peer_unit);
 	g_free(r->prev);
 	g_free(r->hash);
 	g_free(r->line);
@@ -216,6 +256,14 @@ build_line(guint64 seq, const char *prev, const SmtpcredAuditEvent *ev,
 	add_str(s, "server", ev->server, AUDIT_SERVER_MAX);
 	g_string_append_printf(s, ",\"smtp_code\":%u", ev->smtp_code);
 	add_str(s, "detail", ev->detail, AUDIT_DETAIL_MAX);
+	if (peer.set) {
+		g_string_append_printf(s,
+				       ",\"peer_uid\":%u,\"peer_gid\":%u,"
+				       "\"peer_pid\":%u",
+				       peer.uid, peer.gid, peer.pid);
+		add_str(s, "peer_exe", peer.exe, AUDIT_EXE_MAX);
+		add_str(s, "peer_unit", peer.unit, AUDIT_UNIT_MAX);
+	}
 	add_str(s, "prev", prev, AUDIT_HEX);
 	g_string_append_c(s, '}');
 
@@ -258,18 +306,6 @@ expect_key(Cursor *c, const char *key)
 	return TRUE;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static gboolean
 read_u4(Cursor *c, gunichar *out)
 {
@@ -278,7 +314,7 @@ read_u4(Cursor *c, gunichar *out)
 	if (c->end - c->p < 4)
 		return FALSE;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(c->p[i]);
+		int h = hex_digit_value(c->p[i]);
 
 		if (h < 0)
 			return FALSE;
@@ -439,12 +475,19 @@ static const struct {
 	{ "server",	STR_FIELD(server) },
 	{ "smtp_code",	NUM_FIELD(F_UINT, smtp_code) },
 	{ "detail",	STR_FIELD(detail) },
+	{ "peer_uid",	NUM_FIELD(F_UINT, peer_uid) },	/* optional group */
+	{ "peer_gid",	NUM_FIELD(F_UINT, peer_gid) },
+	{ "peer_pid",	NUM_FIELD(F_UINT, peer_pid) },
+	{ "peer_exe",	STR_FIELD(peer_exe) },
+	{ "peer_unit",	STR_FIELD(peer_unit) },
 	{ "prev",	STR_FIELD(prev) },
 	{ "hash",	STR_FIELD(hash) },
 };
 #undef STR_FIELD
 #undef NUM_FIELD
 /* clang-format on */
+
+#define PEER_FIELDS 5
 
 gboolean
 kr_audit_parse_line(const char *line, size_t len, SmtpcredAuditRecord *out,
@@ -468,6 +511,17 @@ kr_audit_parse_line(const char *line, size_t len, SmtpcredAuditRecord *out,
 		guint64 v = 0;
 
 		key = fields[i].key;
+		/* The peer group is there, whole, or not at all. */
+		if (strcmp(key, "peer_uid") == 0) {
+			Cursor look = c;
+
+			if (!expect(&look, ",") ||
+			    !expect_key(&look, "peer_uid")) {
+				i += PEER_FIELDS - 1;
+				continue;
+			}
+			r.has_peer = TRUE;
+		}
 		if ((i > 0 && !expect(&c, ",")) || !expect_key(&c, key)) {
 			why = "expected here (a key is missing, extra or "
 			      "out of order)";
@@ -591,6 +645,8 @@ audit_open(const char *path, struct stat *st_out, GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(path);
 	struct stat st, lst;
+	uid_t owner = 0;
+	gid_t group = 0;
 	int fd, e;
 
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
@@ -632,8 +688,17 @@ audit_open(const char *path, struct stat *st_out, GError **error)
 				path);
 		return -1;
 	}
+	/* The system scope: root (the CLI) and the broker's user append to
+	 * one log, which belongs to the store's owner; one that root has
+	 * just created is handed to that owner. */
+	if (kr_system_active() && kr_system_owner(&owner, &group) &&
+	    geteuid() == 0 && st.st_uid == 0 && st.st_size == 0 &&
+	    owner != 0 && fchown(fd, owner, group) == 0)
+		st.st_uid = owner;
 	/* geteuid: the identity that creates and writes the file. */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (st.st_uid != geteuid() && st.st_uid != 0 &&
+	    !(kr_system_active() && kr_system_owner(&owner, &group) &&
+	      st.st_uid == owner)) {
 		close(fd);
 		set_audit_error(error, 0,
 				"refusing the audit log %s: it is owned by uid "
@@ -839,6 +904,7 @@ summary_to_syslog(guint64 seq, const SmtpcredAuditEvent *ev, const char *hash)
 	char server[LOGSAFE_MAX(AUDIT_SERVER_MAX)];
 	char purpose[LOGSAFE_MAX(AUDIT_SYSLOG_TEXT_MAX)];
 	char detail[LOGSAFE_MAX(AUDIT_SYSLOG_TEXT_MAX)];
+	char client[64] = "";
 	int level =
 	    g_strcmp0(ev->outcome, "ok") == 0 ? LOG_NOTICE : LOG_WARNING;
 
@@ -852,13 +918,16 @@ summary_to_syslog(guint64 seq, const SmtpcredAuditEvent *ev, const char *hash)
 			  AUDIT_SYSLOG_TEXT_MAX);
 	escape_for_syslog(detail, sizeof(detail), ev->detail,
 			  AUDIT_SYSLOG_TEXT_MAX);
+	if (peer.set)
+		g_snprintf(client, sizeof(client),
+			   " peer_uid=%u peer_pid=%u", peer.uid, peer.pid);
 	syslog(LOG_AUTHPRIV | level,
 	       "smtpcred[audit] seq=%" G_GUINT64_FORMAT
-	       " event=%s outcome=%s account='%s' version=%u uid=%u pid=%u "
+	       " event=%s outcome=%s account='%s' version=%u uid=%u pid=%u%s "
 	       "server='%s' smtp_code=%u purpose='%s' detail='%s' hash=%s",
 	       seq, event, outcome, account, ev->version, (unsigned)getuid(),
-	       (unsigned)getpid(), server, ev->smtp_code, purpose, detail,
-	       hash);
+	       (unsigned)getpid(), client, server, ev->smtp_code, purpose,
+	       detail, hash);
 }
 
 /* A record that could not be written still leaves a trace in the journal

@@ -14,13 +14,14 @@
  * and audit.c checks at compile time that the worst case (every byte
  * escaped as \u00XX, 6 bytes) of all fields together still fits.
  */
-#define AUDIT_LINE_MAX    8192u /* 8 KiB: one page-sized write */
+#define AUDIT_LINE_MAX    16384u /* 16 KiB: one write(2) under the lock */
 #define AUDIT_WORD_MAX    32u   /* event, outcome: short words */
 #define AUDIT_ACCOUNT_MAX 64u   /* = KR_NAME_MAX */
 #define AUDIT_EXE_MAX     256u  /* readlink("/proc/self/exe") */
 #define AUDIT_PURPOSE_MAX 256u  /* caller's free text */
 #define AUDIT_SERVER_MAX  262u  /* host name (253) + ":" + port (5) + slack */
 #define AUDIT_DETAIL_MAX  256u  /* short non-secret detail */
+#define AUDIT_UNIT_MAX    256u  /* a systemd unit name (its maximum) */
 
 /* smtpcred_audit_append(), and with DURABLE FALSE without waiting for the
  * disk: the record is in the file (and the chain) when this returns and

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 #include <string.h>
 
 #include <smtpcred/smtpcred.h>
@@ -100,6 +101,7 @@ struct _SmtpcredStore {
 	char *dest;		/* the Secret Service's unique bus name */
 	gboolean session;	/* the service with an encrypted session */
 	SecretService *service;	/* made on first need (changes, secrets) */
+	gboolean files;		/* the system store (system.c), no bus */
 };
 
 gint64 kr_deadline(const SmtpcredStore *store);
@@ -207,6 +209,23 @@ gboolean kr_check_secret(const char *account, const char *secret, gsize len,
 			 GError **error);
 /* The outcome word for an error ("locked", "not-found", "failed", ...). */
 const char *kr_outcome_for(const GError *error);
+
+/* ---- system.c: the system store (sealed files) ----------------------- */
+
+gboolean kr_system_active(void);
+/* The owner of the system store's state directory. */
+gboolean kr_system_owner(uid_t *uid, gid_t *gid);
+/* The state directory is there and safe (INVALID, POLICY, NO_SERVICE). */
+gboolean kr_files_check(GError **error);
+/* The items (KrItem*) of account NAME, or of all accounts (NAME NULL),
+ * each verified; a file that fails is INVALID (and audited). */
+gboolean kr_files_read(const char *name, GPtrArray *out, GError **error);
+gboolean kr_files_create(GHashTable *attrs, const char *secret, gsize len,
+			 GError **error);
+gboolean kr_files_set_attrs(KrItem *it, GHashTable *attrs, GError **error);
+gboolean kr_files_delete(KrItem *it, GError **error);
+/* The secret of IT, if IT is still the item the caller listed. */
+SecretValue *kr_files_secret(KrItem *it, GError **error);
 
 /* ---- rotation.c ------------------------------------------------------ */
 /* Per-account lock file; -1 with BUSY when another process holds it. */

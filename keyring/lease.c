@@ -361,7 +361,9 @@ prepare_run(gpointer data)
 	if (!g_cancellable_is_cancelled(job->cancel))
 		store = kr_store_open(SMTPCRED_STORE_NONE, job->timeout_ms,
 				      FALSE, NULL);
-	if (store != NULL && !g_cancellable_is_cancelled(job->cancel))
+	/* The system store has no transfer session to prepare. */
+	if (store != NULL && !store->files &&
+	    !g_cancellable_is_cancelled(job->cancel))
 		g_free(kr_session_path(store, kr_deadline(store), NULL));
 	g_object_unref(job->cancel);
 	g_free(job);

@@ -40,6 +40,8 @@ lock_dir(void)
 	g_autofree char *audit = NULL;
 	g_autofree char *dir = NULL;
 
+	if (kr_system_active())
+		return g_build_filename(smtpcred_system_dir(), "locks", NULL);
 	if (rt != NULL && *rt == '/')
 		return g_build_filename(rt, "smtpcred", NULL);
 	if (getuid() == 0)

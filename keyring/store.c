@@ -379,6 +379,14 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 					    : SMTPCRED_DEFAULT_TIMEOUT_MS;
 	store->ctx = g_main_context_new();
 	deadline = kr_deadline(store);
+	/* The system store: files, no bus (system.c). */
+	if (kr_system_active()) {
+		if (!kr_files_check(error))
+			return NULL;
+		store->files = TRUE;
+		store->session = session;
+		return g_steal_pointer(&store);
+	}
 
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_bus_get(G_BUS_TYPE_SESSION, cancel, kr_on_done, &res));
@@ -548,8 +556,13 @@ smtpcred_store_is_locked(SmtpcredStore *store, gboolean *locked,
 			 GError **error)
 {
 	gint64 deadline = kr_deadline(store);
-	g_autofree char *path = default_collection_path(store, deadline, error);
+	g_autofree char *path = NULL;
 
+	if (store->files) { /* files are never locked; unreadable is POLICY */
+		*locked = FALSE;
+		return kr_files_check(error);
+	}
+	path = default_collection_path(store, deadline, error);
 	if (path == NULL)
 		return FALSE;
 	return read_locked(store, path, "org.freedesktop.Secret.Collection",
@@ -559,9 +572,12 @@ smtpcred_store_is_locked(SmtpcredStore *store, gboolean *locked,
 gboolean
 kr_check_writable(SmtpcredStore *store, gint64 deadline, GError **error)
 {
-	g_autofree char *path = default_collection_path(store, deadline, error);
+	g_autofree char *path = NULL;
 	gboolean locked = FALSE;
 
+	if (store->files)
+		return kr_files_check(error);
+	path = default_collection_path(store, deadline, error);
 	if (path == NULL)
 		return FALSE;
 	if (!read_locked(store, path, "org.freedesktop.Secret.Collection",
@@ -814,16 +830,22 @@ kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
 	g_autoptr(GPtrArray) items = NULL;
 	g_auto(GStrv) paths = NULL;
 
-	query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	if (name != NULL)
-		g_hash_table_insert(query, g_strdup(KR_A_ACCOUNT),
-				    g_strdup(name));
-	paths = search_paths(store, query, deadline, error);
-	if (paths == NULL)
-		return NULL;
 	items = g_ptr_array_new_with_free_func(item_free_cb);
-	if (!read_item_props(store, paths, deadline, NULL, NULL, items, error))
-		return NULL;
+	if (store->files) {
+		if (!kr_files_read(name, items, error))
+			return NULL;
+	} else {
+		query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      g_free);
+		if (name != NULL)
+			g_hash_table_insert(query, g_strdup(KR_A_ACCOUNT),
+					    g_strdup(name));
+		paths = search_paths(store, query, deadline, error);
+		if (paths == NULL ||
+		    !read_item_props(store, paths, deadline, NULL, NULL,
+				     items, error))
+			return NULL;
+	}
 
 	out = g_ptr_array_new_with_free_func(account_items_free_cb);
 	by_name = g_hash_table_new(g_str_hash, g_str_equal);
@@ -904,6 +926,9 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 	gpointer k, v;
 
 	kr_resolved_forget_all(); /* what this process read is stale */
+	if (store->files)
+		return kr_files_create(attrs, secret != NULL ? secret : "", len,
+				       error);
 	coll = default_collection_path(store, deadline, error);
 	if (coll == NULL)
 		return FALSE;
@@ -974,6 +999,13 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 	g_autoptr(GError) local = NULL;
 
 	kr_resolved_forget_all(); /* what this process read is stale */
+	if (store->files) {
+		if (!kr_files_set_attrs(it, attrs, error))
+			return FALSE;
+		g_hash_table_unref(it->attrs);
+		it->attrs = kr_attrs_copy(attrs);
+		return TRUE;
+	}
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
@@ -997,6 +1029,8 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	g_autoptr(GError) local = NULL;
 
 	kr_resolved_forget_all(); /* what this process read is stale */
+	if (store->files)
+		return kr_files_delete(it, error);
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
@@ -1041,6 +1075,8 @@ kr_item_secret(SmtpcredStore *store, KrItem *it, gint64 deadline,
 			    "and retry");
 		return NULL;
 	}
+	if (store->files)
+		return kr_files_secret(it, error);
 	/* Item.GetSecret on our encrypted session (session.c): no item
 	 * proxy, and the reply holds only ciphertext. */
 	if (!kr_items_and_secret(store, no_paths, it->path, deadline, none,
@@ -1058,6 +1094,11 @@ kr_items_and_secret(SmtpcredStore *store, char **paths, const char *secret_of,
 		    GError **error)
 {
 	*value = NULL;
+	if (store->files) { /* no one-round-trip path: the caller reads */
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "not for the system store");
+		return FALSE;
+	}
 	if (!read_item_props(store, paths, deadline, secret_of, value, out,
 			     error)) {
 		g_clear_pointer(value, secret_value_unref);

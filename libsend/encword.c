@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "encword.h"
+#include "parse.h"
 #include "punycode.h"
 
 /* "=?UTF-8?B?" and "?=" around the encoded text. */
@@ -562,18 +563,6 @@ b64_value(unsigned char c)
 	return p != NULL ? (int)(p - b64_alphabet) : -1;
 }
 
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decode the text of one encoded word; false when malformed. */
 static bool
 decode_text(struct sbuf *b, const char *s, size_t n, char enc)
@@ -587,8 +576,8 @@ decode_text(struct sbuf *b, const char *s, size_t n, char enc)
 			} else if (s[i] == '=') {
 				if (i + 2 >= n)
 					return false;
-				hi = hex_value((unsigned char)s[i + 1]);
-				lo = hex_value((unsigned char)s[i + 2]);
+				hi = hex_digit_value((unsigned char)s[i + 1]);
+				lo = hex_digit_value((unsigned char)s[i + 2]);
 				if (hi < 0 || lo < 0)
 					return false;
 				sb_putc(b, (char)(hi << 4 | lo));

@@ -91,3 +91,5 @@ int cmd_remove(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_allow(int argc, char **argv);

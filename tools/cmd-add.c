@@ -17,11 +17,18 @@ add_usage(FILE *f)
 	      "         [--ca-file FILE] [--pin sha256//BASE64] [--max-age DAYS]\n"
 	      "         [--warn-days N] [--grace DAYS] [--keep N] [--enforce]\n"
 	      "         [--audit-fail closed|open] [--source login]\n"
-	      "         [--password-stdin | --password-fd N]\n\n"
+	      "         [--password-stdin | --password-fd N]\n"
+	      "         [--allow-user LIST] [--allow-group LIST] "
+	      "[--allow-unit LIST]\n\n"
 	      "Stores account NAME and its first password (asked on the "
 	      "terminal\nunless --password-stdin or --password-fd is given). "
 	      "With --source login\nno password is asked: pam_smtpcred stores "
-	      "it at the next login.\n",
+	      "it at the next login.\n\n"
+	      "With --system, in the broker's store, --allow-* say who may send "
+	      "with it\nthrough smtpcredd: comma-separated user names or uids, "
+	      "group names or\ngids, systemd units.  Root always may; nobody "
+	      "else unless listed\n(smtpcred --system allow changes the "
+	      "lists).\n",
 	      f);
 }
 
@@ -41,6 +48,9 @@ int
 cmd_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"allow-group", required_argument, NULL, 'G'},
+	    {"allow-unit", required_argument, NULL, 'N'},
+	    {"allow-user", required_argument, NULL, 'U'},
 	    {"audit-fail", required_argument, NULL, 'a'},
 	    {"ca-file", required_argument, NULL, 'c'},
 	    {"enforce", no_argument, NULL, 'e'},
@@ -73,6 +83,7 @@ cmd_add(int argc, char **argv)
 	g_autofree char *ca_file = NULL;
 	const char *host = NULL, *user = NULL, *tls = NULL, *mechs = NULL;
 	const char *pin = NULL, *source = NULL;
+	SmtpcredAccess allow = {0};
 	uint16_t port = 0;
 	unsigned keep;
 	int c, rc;
@@ -99,6 +110,15 @@ cmd_add(int argc, char **argv)
 			break;
 		case 'e':
 			s.enforce = TRUE;
+			break;
+		case 'G':
+			allow.groups = optarg;
+			break;
+		case 'N':
+			allow.units = optarg;
+			break;
+		case 'U':
+			allow.users = optarg;
 			break;
 		case 'F':
 			rc = cli_parse_fd("add", optarg, &src.fd);
@@ -178,6 +198,11 @@ cmd_add(int argc, char **argv)
 					      "expected");
 	if (host == NULL)
 		return cli_usage("add", "--host is required");
+	if ((allow.users || allow.groups || allow.units) &&
+	    smtpcred_system_dir() == NULL)
+		return cli_usage("add", "--allow-user, --allow-group and "
+					"--allow-unit are for the system store "
+					"(smtpcred --system add)");
 	if (user == NULL)
 		return cli_usage("add", "--user is required");
 	if (source != NULL && (src.from_stdin || src.fd >= 0))
@@ -216,6 +241,11 @@ cmd_add(int argc, char **argv)
 		return cli_fail(error);
 	if (!smtpcred_store_add(store, &s, secret.data, secret.len, &error))
 		return cli_fail_account(s.name, error);
+	if ((allow.users || allow.groups || allow.units) &&
+	    !smtpcred_store_set_access(store, s.name, &allow, &error)) {
+		cli_msg("added %s, but its access lists were not set", s.name);
+		return cli_fail_account(s.name, error);
+	}
 	if (source != NULL)
 		printf("added %s; version 1 will be stored at the next login\n",
 		       s.name);

@@ -55,6 +55,18 @@ print_record(const SmtpcredAuditRecord *r)
 		g_string_append_printf(line, " detail='%s'", v);
 	}
 	g_string_append_printf(line, " uid=%u pid=%u", r->uid, r->pid);
+	if (r->has_peer) {
+		g_autofree char *exe = cli_escape(r->peer_exe);
+		g_autofree char *unit = cli_escape(r->peer_unit);
+
+		/* A broker's record: for whom it acted. */
+		g_string_append_printf(line,
+				       " for: uid=%u gid=%u pid=%u exe=%s", r->peer_uid,
+				       r->peer_gid, r->peer_pid,
+				       *r->peer_exe ? exe : "-");
+		if (*r->peer_unit != '\0')
+			g_string_append_printf(line, " unit=%s", unit);
+	}
 	puts(line->str);
 }
 

@@ -454,6 +454,24 @@ harden(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Root with no session bus to find works on the system store: there is
+ * no keyring for it to reach. */
+static int
+root_without_session(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	g_autofree char *bus = NULL;
+
+	if (geteuid() != 0 || getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+		return 0;
+	if (rt != NULL && rt[0] == '/') {
+		bus = g_build_filename(rt, "bus", NULL);
+		if (g_file_test(bus, G_FILE_TEST_EXISTS))
+			return 0;
+	}
+	return 1;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -468,13 +486,15 @@ static const struct {
     {"audit", cmd_audit, "print or verify the audit log"},
     {"check", cmd_check, "monitoring: exit 0 ok, 1 warning, 2 overdue"},
     {"doctor", cmd_doctor, "diagnose the keyring, audit log and accounts"},
+    {"init", cmd_init, "make the system store (with --system)"},
+    {"allow", cmd_allow, "who may send with an account (with --system)"},
 };
 
 static void
 usage(FILE *f)
 {
-	fputs("Usage: smtpcred [--timeout MS] [--allow-prompt] COMMAND "
-	      "[ARGS...]\n"
+	fputs("Usage: smtpcred [--system|--user] [--timeout MS] "
+	      "[--allow-prompt] COMMAND [ARGS...]\n"
 	      "       smtpcred COMMAND --help\n\n"
 	      "SMTP credentials in the OS keyring, with rotation and an "
 	      "audit log.\n\nCommands:\n",
@@ -483,6 +503,11 @@ usage(FILE *f)
 		fprintf(f, "  %-9s %s\n", commands[i].name,
 			commands[i].summary);
 	fputs("\nGlobal options:\n"
+	      "  --system         the broker's system store (smtpcredd), "
+	      "not the keyring;\n"
+	      "                   the default for root without a session "
+	      "bus\n"
+	      "  --user           the desktop keyring, also for root\n"
 	      "  --timeout MS     keyring deadline in milliseconds (default "
 	      "5000)\n"
 	      "  --allow-prompt   let the keyring show an unlock prompt\n"
@@ -498,10 +523,14 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"allow-prompt", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"system", no_argument, NULL, 'S'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"user", no_argument, NULL, 'U'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	g_autoptr(GError) error = NULL;
+	int scope = -1; /* 1 system, 0 user, -1 not said */
 	unsigned ms;
 	int c;
 
@@ -525,6 +554,13 @@ main(int argc, char **argv)
 						 optarg);
 			cli.timeout_ms = ms;
 			break;
+		case 'S':
+		case 'U':
+			if (scope == (c == 'U'))
+				return cli_usage(NULL, "--system and --user "
+						       "exclude each other");
+			scope = c == 'S';
+			break;
 		case 'V':
 			printf("smtpcred %s\n", SMTPCRED_VERSION);
 			return EXIT_OK;
@@ -534,6 +570,10 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage(NULL, "no command given");
+	if (scope < 0)
+		scope = root_without_session();
+	if (scope == 1 && !smtpcred_system_scope(NULL, &error))
+		return cli_fail(error);
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			/* The command sees argv[0] = its own name. */

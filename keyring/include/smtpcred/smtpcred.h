@@ -121,6 +121,57 @@ SMTPCRED_API SmtpcredStore *smtpcred_store_new(SmtpcredStoreFlags flags,
 SMTPCRED_API void smtpcred_store_free(SmtpcredStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmtpcredStore, smtpcred_store_free)
 
+/* ---- the system store (smtpcredd, docs/broker.md) --------------------
+ *
+ * Where no desktop session exists, the broker smtpcredd keeps the same
+ * accounts and versions as sealed files under its state directory.  A
+ * process that calls smtpcred_system_scope() works on that store from
+ * then on: the stores it opens, its leases, its per-account locks and
+ * its audit log ($SMTPCRED_AUDIT_LOG, else /var/log/smtpcred/audit.log).
+ * STATE_DIR NULL: $SMTPCRED_SYSTEM_DIR, else the default below. */
+#define SMTPCRED_SYSTEM_DIR_DEFAULT "/var/lib/smtpcred"
+SMTPCRED_API gboolean smtpcred_system_scope(const char *state_dir,
+					    GError **error);
+/* The system state directory in use, or NULL in the desktop scope. */
+SMTPCRED_API const char *smtpcred_system_dir(void);
+
+typedef enum {
+	SMTPCRED_SEAL_AUTO,	     /* systemd-creds where it works (root) */
+	SMTPCRED_SEAL_SYSTEMD_CREDS, /* master.key.cred: host key / TPM2 */
+	SMTPCRED_SEAL_KEY_FILE,	     /* master.key, 0600, the owner only */
+} SmtpcredSeal;
+
+/* Make the system store (its folders and master key) when it does not
+ * exist, owned by OWNER (a user name; NULL: the caller), or check that
+ * an existing one opens.  Needs smtpcred_system_scope() first. */
+SMTPCRED_API gboolean smtpcred_system_init(SmtpcredSeal seal,
+					   const char *owner, GError **error);
+/* How the store's master key is sealed, in words (static); NULL with an
+ * error when the key cannot be opened.  (Doctor.) */
+SMTPCRED_API const char *smtpcred_system_seal(GError **error);
+
+/* Who may send with an account through the broker: comma-separated
+ * user names or uids, group names or gids (primary or supplementary),
+ * systemd unit names (from the client's cgroup); NULL or "" for none.
+ * Root may always; anyone else only when a list names them.  Owned
+ * strings.  Kept with the account in the system store (INVALID in the
+ * desktop keyring); a change is audited ("access"). */
+typedef struct {
+	char *users;
+	char *groups;
+	char *units;
+} SmtpcredAccess;
+SMTPCRED_API void smtpcred_access_clear(SmtpcredAccess *a);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SmtpcredAccess, smtpcred_access_clear)
+SMTPCRED_API gboolean smtpcred_store_get_access(SmtpcredStore *store,
+						const char *name,
+						SmtpcredAccess *out,
+						GError **error);
+SMTPCRED_API gboolean smtpcred_store_set_access(SmtpcredStore *store,
+						const char *name,
+						const SmtpcredAccess *access,
+						GError **error);
+
 /* Is the default collection locked?  (Doctor.) */
 SMTPCRED_API gboolean smtpcred_store_is_locked(SmtpcredStore *store,
 					       gboolean *locked,
@@ -195,7 +246,8 @@ SMTPCRED_API gboolean smtpcred_store_sync(SmtpcredStore *store,
 
 /* ---- audit log ------------------------------------------------------ */
 
-/* The log this process writes: $SMTPCRED_AUDIT_LOG, else
+/* The log this process writes: $SMTPCRED_AUDIT_LOG, else (the system
+ * scope) /var/log/smtpcred/audit.log, else
  * $XDG_STATE_HOME/smtpcred/audit.log, else /var/log/smtpcred/audit.log
  * for root, else ~/.local/state/smtpcred/audit.log.  Owned by the caller. */
 SMTPCRED_API char *smtpcred_audit_path(void);
@@ -217,6 +269,11 @@ typedef struct {
 	char *prev;
 	char *hash;
 	char *line; /* the raw line, without the newline */
+	/* A broker's record: the client it acted for (else all 0/NULL). */
+	gboolean has_peer;
+	guint peer_uid, peer_gid, peer_pid;
+	char *peer_exe;
+	char *peer_unit;
 } SmtpcredAuditRecord;
 
 SMTPCRED_API void smtpcred_audit_record_free(SmtpcredAuditRecord *r);
@@ -235,6 +292,16 @@ typedef struct {
 	guint smtp_code;     /* 0: none */
 	const char *detail;  /* short non-secret detail or NULL */
 } SmtpcredAuditEvent;
+
+/* The party a broker acts for (SO_PEERCRED, /proc): recorded in every
+ * record this thread writes until it is set again; NULL clears it.  The
+ * strings are copied (and cut to the record's limits). */
+typedef struct {
+	guint uid, gid, pid;
+	const char *exe;  /* NULL: unknown */
+	const char *unit; /* the systemd unit, NULL: none */
+} SmtpcredAuditPeer;
+SMTPCRED_API void smtpcred_audit_set_peer(const SmtpcredAuditPeer *peer);
 
 SMTPCRED_API gboolean smtpcred_audit_append(const char *path,
 					    const SmtpcredAuditEvent *ev,

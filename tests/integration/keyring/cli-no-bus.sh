@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 
-WK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-nobus.XXXXXX")
+WK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-nobus.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 export WK_DIR
 bus_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -97,10 +97,21 @@ expect_fast 1 "$SMTPCRED" doctor
 assert_matches "$OUT" '^FAIL[[:space:]]+session bus'
 end
 
-begin "no DBUS_SESSION_BUS_ADDRESS and no XDG_RUNTIME_DIR: list exits 69 'no session bus'"
-expect_fast "$UNAVAILABLE" env -u DBUS_SESSION_BUS_ADDRESS "$SMTPCRED" list
+begin "no DBUS_SESSION_BUS_ADDRESS and no XDG_RUNTIME_DIR: list --user exits 69 'no session bus'"
+expect_fast "$UNAVAILABLE" env -u DBUS_SESSION_BUS_ADDRESS "$SMTPCRED" --user list
 assert_contains "$ERR" "no session bus"
 end
+
+# Root with no session bus has no keyring to reach: it works on the
+# broker's system store (issue 13), here one that does not exist.
+if [ "$(id -u)" = 0 ]; then
+	begin "root, no bus, no --user: the system store, and a clear word that there is none (69)"
+	expect_fast "$UNAVAILABLE" env -u DBUS_SESSION_BUS_ADDRESS \
+		SMTPCRED_SYSTEM_DIR="$WK_DIR/no-store" SMTPCRED_AUDIT_LOG="$WK_DIR/sys-audit.log" \
+		"$SMTPCRED" list
+	assert_contains "$ERR" "no system store here: 'smtpcred --system init' makes one"
+	end
+fi
 
 begin "audit --verify needs no bus (exit 0, chain intact)"
 expect_fast 0 "$SMTPCRED" audit --verify

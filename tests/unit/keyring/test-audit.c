@@ -463,8 +463,19 @@ test_audit_long_fields_are_cut(void **state)
 		    .detail = bad,
 		};
 
-		/* The worst case for every field at once still fits. */
+		SmtpcredAuditPeer peer = {
+		    .uid = G_MAXUINT,
+		    .gid = G_MAXUINT,
+		    .pid = G_MAXUINT,
+		    .exe = ctl,
+		    .unit = bad,
+		};
+
+		/* The worst case for every field at once, the peer group
+		 * of a broker's record too, still fits. */
+		smtpcred_audit_set_peer(&peer);
 		append_ev(f->path, &ev);
+		smtpcred_audit_set_peer(NULL);
 		ev.purpose = euro->str;
 		ev.detail = "ok";
 		append_ev(f->path, &ev);
@@ -485,9 +496,63 @@ test_audit_long_fields_are_cut(void **state)
 	/* Each 0xff byte reads back as U+00FF (2 bytes). */
 	assert_int_equal(strlen(r->detail), 2 * AUDIT_DETAIL_MAX);
 	assert_int_equal(strlen(r->server), 2 * AUDIT_SERVER_MAX);
+	assert_true(r->has_peer);
+	assert_int_equal(r->peer_uid, G_MAXUINT);
+	assert_int_equal(strlen(r->peer_exe), AUDIT_EXE_MAX);
+	assert_int_equal(strlen(r->peer_unit), 2 * AUDIT_UNIT_MAX);
 	r = g_ptr_array_index(recs, 1);
+	assert_false(r->has_peer);
+	assert_null(r->peer_exe);
 	assert_int_equal(strlen(r->purpose), AUDIT_PURPOSE_MAX / 3 * 3);
 	assert_true(g_str_has_prefix(euro->str, r->purpose));
+}
+
+/* A broker's records name the client (the peer group); the others do
+ * not; both verify, and a record with half a peer group does not parse. */
+static void
+test_audit_peer_group(void **state)
+{
+	Fixture *f = *state;
+	SmtpcredAuditPeer peer = {.uid = 1001,
+				  .gid = 1002,
+				  .pid = 4242,
+				  .exe = "/usr/bin/cron",
+				  .unit = "cron.service"};
+	SmtpcredAuditEvent ev = {.event = "lease", .outcome = "ok",
+				 .account = "alerts", .version = 1};
+	g_autoptr(GPtrArray) recs = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(GError) err = NULL;
+	SmtpcredAuditRecord r = {0};
+	SmtpcredAuditRecord *a, *b;
+	char *cut;
+
+	smtpcred_audit_set_peer(&peer);
+	append_ev(f->path, &ev);
+	smtpcred_audit_set_peer(NULL);
+	append_ev(f->path, &ev);
+	assert_true(smtpcred_audit_verify(f->path, NULL, NULL, NULL));
+	recs = smtpcred_audit_read(f->path, NULL);
+	assert_non_null(recs);
+	assert_int_equal(recs->len, 2);
+	a = g_ptr_array_index(recs, 0);
+	b = g_ptr_array_index(recs, 1);
+	assert_true(a->has_peer);
+	assert_int_equal(a->peer_uid, 1001);
+	assert_int_equal(a->peer_gid, 1002);
+	assert_int_equal(a->peer_pid, 4242);
+	assert_string_equal(a->peer_exe, "/usr/bin/cron");
+	assert_string_equal(a->peer_unit, "cron.service");
+	assert_non_null(strstr(a->line, ",\"detail\":\"\",\"peer_uid\":1001,"));
+	assert_false(b->has_peer);
+	assert_null(strstr(b->line, "peer_"));
+	/* Half a group: everything from peer_exe on is missing. */
+	lines = read_lines(f->path);
+	cut = strstr(lines[0], ",\"peer_exe\"");
+	assert_non_null(cut);
+	memmove(cut, strstr(cut, ",\"prev\""), strlen(strstr(cut, ",\"prev\"")) + 1);
+	assert_false(kr_audit_parse_line(lines[0], strlen(lines[0]), &r, &err));
+	assert_non_null(strstr(err->message, "peer_exe"));
 }
 
 /* ---- tampering ----------------------------------------------------------- */
@@ -1004,6 +1069,7 @@ main(void)
 	    T(test_audit_fields_round_trip),
 	    T(test_audit_lines_are_json),
 	    T(test_audit_long_fields_are_cut),
+	    T(test_audit_peer_group),
 	    T(test_audit_detects_edited_field),
 	    T(test_audit_detects_edited_number),
 	    T(test_audit_detects_deleted_line),
