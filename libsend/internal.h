@@ -51,6 +51,16 @@ void trace_line(smtpsend_trace_fn fn, void *ud, int dir, const char *line,
 void trace_note(smtpsend_trace_fn fn, void *ud, int dir, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- broker.c: smtpcredd as the transport (docs/broker.md) ------------- */
+
+typedef struct send_broker send_broker;
+int broker_new(send_broker **out, const char *path, const char *account,
+	       const smtpsend_options *o, smtpsend_error *err);
+void broker_free(send_broker *b);
+/* One message through the broker: what smtpsend_send() reports. */
+int broker_send(send_broker *b, smtpsend_message *m, smtpsend_result *res,
+		smtpsend_error *err);
+
 /* ---- time -------------------------------------------------------------- */
 
 /* Monotonic microseconds. */

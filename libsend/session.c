@@ -114,6 +114,9 @@ struct smtpsend_session {
 	secbuf auth_out;
 	int64_t deadline; /* of the whole session */
 	smtp_reply reply;
+	/* smtpsend_session_new_broker(): every send goes to smtpcredd, and
+	 * nothing above is used. */
+	send_broker *broker;
 };
 
 static void
@@ -289,6 +292,31 @@ smtpsend_session_new_for_account(smtpsend_session **out, const char *account,
 		common_free(s);
 		return r;
 	}
+	*out = s;
+	return 0;
+}
+
+int
+smtpsend_session_new_broker(smtpsend_session **out, const char *socket_path,
+			    const char *account, const smtpsend_options *opts,
+			    smtpsend_error *err)
+{
+	smtpsend_session *s;
+	int r;
+
+	if (out == NULL)
+		return send_fail(err, SMTPSEND_E_INVAL, "setup",
+				 "no place for the session");
+	s = common_calloc(1, sizeof(*s));
+	if (s == NULL)
+		return send_fail(err, SMTPSEND_E_NOMEM, "setup",
+				 "out of memory");
+	r = broker_new(&s->broker, socket_path, account, opts, err);
+	if (r < 0) {
+		common_free(s);
+		return r;
+	}
+	conn_init(&s->c);
 	*out = s;
 	return 0;
 }
@@ -770,6 +798,10 @@ smtpsend_session_connect(smtpsend_session *s, smtpsend_error *err)
 	if (s == NULL)
 		return send_fail(err, SMTPSEND_E_INVAL, "connect",
 				 "no session");
+	if (s->broker != NULL)
+		return send_fail(err, SMTPSEND_E_UNSUPPORTED, "connect",
+				 "a broker session has no connection of its "
+				 "own: the broker connects per message");
 	return session_connect(s, err, false);
 }
 
@@ -811,6 +843,7 @@ smtpsend_session_free(smtpsend_session *s)
 {
 	if (s == NULL)
 		return;
+	broker_free(s->broker);
 	quit(s);
 	secbuf_wipe(&s->auth_out);
 	SSL_CTX_free(s->ctx);
@@ -1282,6 +1315,36 @@ tx_code(const send_tx *t)
 	return SMTPSEND_E_REJECTED;
 }
 
+/* Through the broker: one request per message, each on its own. */
+static int
+broker_batch(smtpsend_session *s, smtpsend_message *const *msgs, size_t n,
+	     smtpsend_result *results, smtpsend_error *errs, size_t *n_sent)
+{
+	int first = 0;
+	size_t sent = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		smtpsend_result own = SMTPSEND_RESULT_INIT;
+		smtpsend_error own_err = SMTPSEND_ERROR_INIT;
+		int r;
+
+		r = msgs[i] == NULL
+			? send_fail(errs != NULL ? &errs[i] : &own_err,
+				    SMTPSEND_E_INVAL, "send", "no message")
+			: broker_send(s->broker, msgs[i],
+				      results != NULL ? &results[i] : &own,
+				      errs != NULL ? &errs[i] : &own_err);
+		smtpsend_result_clear(&own);
+		if (r == 0)
+			sent++;
+		else if (first == 0)
+			first = r;
+	}
+	if (n_sent != NULL)
+		*n_sent = sent;
+	return first;
+}
+
 int
 smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
 		    size_t n, smtpsend_result *results, smtpsend_error *errs,
@@ -1299,6 +1362,8 @@ smtpsend_send_batch(smtpsend_session *s, smtpsend_message *const *msgs,
 	if (s == NULL || msgs == NULL || n == 0)
 		return send_fail(errs, SMTPSEND_E_INVAL, "send",
 				 "no session or messages");
+	if (s->broker != NULL)
+		return broker_batch(s, msgs, n, results, errs, n_sent);
 	tx = common_calloc(n, sizeof(*tx));
 	if (results == NULL)
 		results = own_res = common_calloc(n, sizeof(*own_res));

@@ -13,6 +13,8 @@
 #define SECRET_API_SUBJECT_TO_CHANGE 1
 #include <libsecret/secret.h>
 
+#include <smtpsend/smtpsend.h>
+
 #include "cli.h"
 #include "parse.h"
 
@@ -263,6 +265,46 @@ check_versions(Report *r)
 	     SMTPCRED_OPENSSL_FLOOR);
 }
 
+/* The system store and its broker (smtpcred --system doctor). */
+static SmtpcredStore *
+check_system(Report *r)
+{
+	g_autoptr(GError) error = NULL;
+	SmtpcredStore *store;
+	smtpsend_error e = SMTPSEND_ERROR_INIT;
+	char info[1024];
+	const char *seal;
+
+	store = cli_store(&error);
+	if (store == NULL) {
+		g_autofree char *msg = cli_escape(error->message);
+
+		line(r, 2, "system store", "%s", msg);
+		return NULL;
+	}
+	line(r, 0, "system store", "%s", smtpcred_system_dir());
+	seal = smtpcred_system_seal(&error);
+	if (seal == NULL) {
+		g_autofree char *msg = cli_escape(error->message);
+
+		line(r, 2, "master key", "%s", msg);
+	} else {
+		line(r, 0, "master key", "%s", seal);
+	}
+	/* The broker is started by its socket: not running is a warning
+	 * only when its socket is missing too. */
+	if (smtpsend_broker_ping(NULL, info, sizeof(info), &e) == 0) {
+		g_autofree char *msg = cli_escape(info);
+
+		line(r, 0, "broker", "%s", msg);
+	} else {
+		g_autofree char *msg = cli_escape(e.message);
+
+		line(r, 1, "broker", "%s", msg);
+	}
+	return store;
+}
+
 int
 cmd_doctor(int argc, char **argv)
 {
@@ -293,7 +335,10 @@ cmd_doctor(int argc, char **argv)
 			     "log and its chain, library versions\nagainst "
 			     "their floors, and every account.  --fix "
 			     "finishes interrupted\nrotations (rotate "
-			     "--resume).  Exits 1 when anything FAILs.");
+			     "--resume).  Exits 1 when anything FAILs.\n"
+			     "With --system: the system store, how its master "
+			     "key is sealed, and\nthe broker (smtpcredd) on its "
+			     "socket ($SMTPCRED_BROKER_SOCKET).");
 			return EXIT_OK;
 		default:
 			return cli_bad_option("doctor", c, argv);
@@ -305,6 +350,12 @@ cmd_doctor(int argc, char **argv)
 
 	check_versions(&r);
 	check_audit(&r);
+	if (smtpcred_system_dir() != NULL) {
+		store = check_system(&r);
+		if (store == NULL)
+			return EXIT_FAIL;
+		goto accounts;
+	}
 	store = cli_store(&error);
 	if (store == NULL) {
 		g_autofree char *msg = cli_escape(error->message);
@@ -330,6 +381,7 @@ cmd_doctor(int argc, char **argv)
 	     locked ? "locked (unlock it; leases and changes will fail)"
 		    : "unlocked");
 
+accounts:
 	accounts = smtpcred_store_list(store, &error);
 	if (accounts == NULL) {
 		g_autofree char *msg = cli_escape(error->message);

@@ -100,6 +100,14 @@ usage(void)
 	     "message\n"
 	     "  --account NAME   keyring account (default $SMTPCRED_ACCOUNT, "
 	     "then 'default')\n"
+	     "  --system         send through the broker smtpcredd (system "
+	     "accounts); the\n"
+	     "                   default when no session bus is reachable and "
+	     "the broker's\n"
+	     "                   socket exists ($SMTPCRED_BROKER_SOCKET, "
+	     "else\n"
+	     "                   " SMTPSEND_BROKER_SOCKET ")\n"
+	     "  --user           the desktop keyring, never the broker\n"
 	     "  --timeout SEC    cap on the whole send (default 300)\n"
 	     "  -v               print the redacted SMTP dialogue to stderr\n\n"
 	     "Exit status: 0 sent, 64 usage, 65 bad message, 67 recipients "
@@ -119,6 +127,26 @@ trace(int dir, const char *line, size_t len, void *ud)
 	fprintf(stderr, "%s%s\n", tag[dir & 3], esc);
 }
 
+/* With no session bus to reach a keyring (cron, system services, root
+ * without a desktop) the broker sends, when it is there. */
+static int
+use_broker(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	const char *sock = getenv("SMTPCRED_BROKER_SOCKET");
+	char bus[4096];
+
+	if (getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+		return 0;
+	if (rt != NULL && rt[0] == '/') {
+		snprintf(bus, sizeof(bus), "%s/bus", rt);
+		if (access(bus, F_OK) == 0)
+			return 0;
+	}
+	return access(sock != NULL && *sock ? sock : SMTPSEND_BROKER_SOCKET,
+		      F_OK) == 0;
+}
+
 /* sysexits code for a failed send. */
 static int
 exit_for(const smtpsend_error *e, const smtpsend_result *res)
@@ -126,6 +154,9 @@ exit_for(const smtpsend_error *e, const smtpsend_result *res)
 	/* Every temporary failure is 75, so that queues retry. */
 	if (e->klass == SMTPSEND_CLASS_TEMPORARY && e->code != SMTPSEND_E_NOMEM)
 		return EX_TEMPFAIL;
+	/* The broker's access lists do not name this user. */
+	if (e->stage != NULL && strcmp(e->stage, "policy") == 0)
+		return EX_NOPERM;
 	switch (e->code) {
 	case SMTPSEND_E_NOMEM:
 		return EX_OSERR;
@@ -220,7 +251,7 @@ int
 main(int argc, char **argv)
 {
 	enum {
-		O_ACCOUNT = 256, O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT,
+		O_ACCOUNT = 256, O_SYSTEM, O_USER, O_FROM, O_TO, O_CC, O_BCC, O_SUBJECT,
 		O_ATTACH, O_HTML, O_TIMEOUT, O_HELP, O_VERSION,
 	};
 	static const struct option opts[] = {
@@ -232,6 +263,8 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, O_HELP},
 	    {"html", required_argument, NULL, O_HTML},
 	    {"subject", required_argument, NULL, O_SUBJECT},
+	    {"system", no_argument, NULL, O_SYSTEM},
+	    {"user", no_argument, NULL, O_USER},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"to", required_argument, NULL, O_TO},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -252,6 +285,7 @@ main(int argc, char **argv)
 	const char *from = NULL, *subject = NULL, *html = NULL;
 	bool extract = false, dot_ends = true, builder = false;
 	unsigned timeout = 300;
+	int scope = -1; /* 1 the broker, 0 the keyring, -1 not said */
 	int c, rc = EX_SOFTWARE;
 
 	setrlimit(RLIMIT_CORE, &no_core);
@@ -283,6 +317,13 @@ main(int argc, char **argv)
 			break;
 		case O_ACCOUNT:
 			account = optarg;
+			break;
+		case O_SYSTEM:
+		case O_USER:
+			if (scope == (c == O_USER))
+				return usage_error("--system and --user "
+						   "exclude each other");
+			scope = c == O_SYSTEM;
 			break;
 		case O_FROM:
 			from = optarg;
@@ -421,9 +462,13 @@ main(int argc, char **argv)
 	o.purpose = builder ? "smtpsend (builder)" : "smtpsend (sendmail)";
 	if (verbose)
 		o.trace = trace;
-	if (smtpsend_session_new_for_account(&s, account,
-					     smtpcred_send_provider(), &o,
-					     &err) < 0) {
+	if (scope < 0)
+		scope = use_broker();
+	if (scope == 1 ? smtpsend_session_new_broker(&s, NULL, account, &o,
+						    &err) < 0
+		       : smtpsend_session_new_for_account(
+			     &s, account, smtpcred_send_provider(), &o,
+			     &err) < 0) {
 		rc = fail(&err, NULL);
 		goto out;
 	}

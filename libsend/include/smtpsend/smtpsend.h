@@ -174,6 +174,31 @@ smtpsend_session_new_for_account(smtpsend_session **out, const char *account,
 				 const smtpsend_provider *provider,
 				 const smtpsend_options *opts,
 				 smtpsend_error *err);
+/*
+ * A session whose messages go through the broker smtpcredd (system
+ * accounts, docs/broker.md): this process never connects to an SMTP
+ * server and never holds the credential.  Each smtpsend_send() connects
+ * to the broker's Unix socket (socket_path NULL: $SMTPCRED_BROKER_SOCKET,
+ * else SMTPSEND_BROKER_SOCKET), which checks that this process's user,
+ * group or unit may use the account, sends the message over its own
+ * verified TLS session and returns the result and error a direct send
+ * would give.  From opts: purpose, timeout_ms, trace (the broker's
+ * redacted trace); the connection settings are the account's, in the
+ * broker.  smtpsend_session_connect() and _verify_auth() are
+ * SMTPSEND_E_UNSUPPORTED.  No I/O here.
+ */
+#define SMTPSEND_BROKER_SOCKET "/run/smtpcred/smtpcredd.sock"
+SMTPSEND_API SMTPSEND_NODISCARD int
+smtpsend_session_new_broker(smtpsend_session **out, const char *socket_path,
+			    const char *account, const smtpsend_options *opts,
+			    smtpsend_error *err);
+/* Is the broker there?  Its answer ("broker=smtpcredd 0.1.0; store=...;
+ * seal=...; active=N; max_clients=N") into info (n bytes).  5 s at most;
+ * SMTPSEND_E_IO when it is not running. */
+SMTPSEND_API SMTPSEND_NODISCARD int
+smtpsend_broker_ping(const char *socket_path, char *info, size_t n,
+		     smtpsend_error *err);
+
 /* QUIT if connected, close, wipe.  NULL is a no-op. */
 SMTPSEND_API void smtpsend_session_free(smtpsend_session *s);
 
