@@ -23,7 +23,7 @@ cd "$1"
 banned='strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|getpass|system|popen|alloca|strerror|rand|srand'
 
 dirs=()
-for d in common keyring libsend pam tools; do
+for d in common keyring libsend pam tools broker; do
 	[ -d "$d" ] && dirs+=("$d")
 done
 if [ ${#dirs[@]} -eq 0 ]; then

@@ -265,9 +265,14 @@ main(int argc, char **argv)
 	}
 	wipe(argv[3], strlen(argv[3]));
 	o.purpose = "memory hygiene test";
-	r = smtpsend_session_new_for_account(&s, argv[1],
-					     smtpcred_send_provider(), &o,
-					     &err);
+	/* MEM_SCAN_BROKER=SOCKET: through smtpcredd, which holds the
+	 * password; this process must then never see it (issue 13). */
+	if (getenv("MEM_SCAN_BROKER") != NULL)
+		r = smtpsend_session_new_broker(&s, getenv("MEM_SCAN_BROKER"),
+						argv[1], &o, &err);
+	else
+		r = smtpsend_session_new_for_account(
+		    &s, argv[1], smtpcred_send_provider(), &o, &err);
 	if (r == 0)
 		r = smtpsend_message_new(&m, &err);
 	if (r == 0)

@@ -70,7 +70,7 @@ else
 		>"$out/clang-tidy.raw" 2>&1
 	rc=$?
 	sed 's/\x1b\[[0-9;]*m//g' "$out/clang-tidy.raw" >"$out/clang-tidy.log"
-	grep -E '^[^ ].*: (warning|error): .*\[[a-z0-9.,-]+\]$' \
+	grep -E '^[^ ].*: (warning|error): .*\[[A-Za-z0-9.,-]+\]$' \
 		"$out/clang-tidy.log" | sort -u >"$out/clang-tidy.findings"
 	found=$(wc -l <"$out/clang-tidy.findings")
 	if [ $rc -eq 0 ] && [ "$found" -eq 0 ]; then
