@@ -36,7 +36,8 @@ if [ ${#need[@]} -gt 0 ]; then
 	exit 1
 fi
 
-PKGS=(libsmtpcred0 libsmtpsend0 libsmtpcred-dev libpam-smtpcred smtpcred-tools)
+PKGS=(libsmtpcred0 libsmtpsend0 libsmtpcred-dev libpam-smtpcred smtpcred-tools
+	smtpcred-broker)
 # Nothing of ours may be installed before we start.
 apt-get purge -y -q "${PKGS[@]}" >/dev/null 2>&1
 
@@ -54,7 +55,7 @@ build() {
 }
 
 B1=$out/b1
-check "dpkg-buildpackage -us -uc -b builds all five packages" build "$B1"
+check "dpkg-buildpackage -us -uc -b builds all six packages" build "$B1"
 for p in "${PKGS[@]}"; do
 	[ -f "$B1/${p}_0.1.0_amd64.deb" ] || notok "package $p was built" "missing"
 done
@@ -120,7 +121,7 @@ check "the .debs install (apt resolves their Depends)" \
 for p in "${PKGS[@]}"; do dpkg -L "$p" 2>/dev/null; done | sort -u >"$out/owned.list"
 
 # The autopkgtests, from the source tree, against the installed packages.
-for t in send-and-audit pam-smoke; do
+for t in send-and-audit pam-smoke broker-send; do
 	mkdir -p "$out/adt-$t"
 	if (cd "$B1/smtpcred" && AUTOPKGTEST_TMP=$out/adt-$t bash "debian/tests/$t") \
 		>"$out/adt-$t.log" 2>&1; then
@@ -146,7 +147,7 @@ else
 	notok "pam-auth-update --enable smtpcred adds optional lines" "$(grep -h smtpcred /etc/pam.d/common-* | head -3)"
 fi
 
-check "apt-get purge removes the five packages" \
+check "apt-get purge removes the six packages" \
 	apt-get purge -y -q -o DPkg::Lock::Timeout=600 "${PKGS[@]}"
 if grep -q pam_smtpcred /etc/pam.d/common-*; then
 	notok "purge leaves no pam_smtpcred line in /etc/pam.d (prerm ran pam-auth-update --remove)" \
