@@ -4,7 +4,8 @@ set -eu
 : "${B:?}" "${SRC:?}"
 SRV=$(mktemp -d /tmp/smtpcred-bench.XXXXXX) || { echo "inner.sh: cannot create a temporary directory" >&2; exit 1; }
 chmod 711 "$SRV"
-trap 'bash "$SRC/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
+BROKER_PID=
+trap '[ -n "$BROKER_PID" ] && kill "$BROKER_PID"; bash "$SRC/tests/servers/postfix.sh" stop "$SRV/s" >/dev/null 2>&1; rm -rf "$SRV"' EXIT
 PW=bench-$(head -c 9 /dev/urandom | base64 | tr -d "/+=")
 USER_=bench@test.example
 bash "$SRC/tests/servers/pki.sh" "$SRV/pki" >/dev/null 2>&1
@@ -33,6 +34,22 @@ from $USER_
 account default : bench
 CONF
 chmod 600 "$HOME/.msmtprc"
+# (f): msmtp with the password in its own file, the way it is usually set
+# up on servers (no keyring there)
+sed 's/^auth plain$/auth plain\npassword '"$PW"'/' "$HOME/.msmtprc" >"$SRV/msmtprc-file"
+chmod 600 "$SRV/msmtprc-file"
+# (f): the broker, with the same account in a system store (key file;
+# run as root here, a client of root's: the same code path as any allowed
+# client, access lists included)
+export SMTPCRED_SYSTEM_DIR=$SRV/sys SMTPCRED_AUDIT_LOG=$SRV/sys-audit.log
+"$B/tools/smtpcred" --system init --seal key-file >/dev/null
+printf "%s" "$PW" | "$B/tools/smtpcred" --system add bench --host localhost \
+	--port "$SUBMISSION_PORT" --user "$USER_" --mechs PLAIN \
+	--ca-file "$SRV/pki/ca.crt" --password-stdin >/dev/null
+"$B/broker/smtpcredd" --socket "$SRV/broker.sock" </dev/null >"$SRV/broker.log" 2>&1 &
+BROKER_PID=$!
+for _ in $(seq 50); do [ -S "$SRV/broker.sock" ] && break; sleep 0.1; done
+unset SMTPCRED_SYSTEM_DIR SMTPCRED_AUDIT_LOG
 { printf 'From: %s\nTo: sink@example.org\nSubject: bench\n\n' "$USER_"
   for _ in $(seq 20); do printf '%075d\n' 0; done; } >"$SRV/msg.eml"	# ~1.6 KiB
 
@@ -50,6 +67,11 @@ procs() { # PROGRAM N: N processes, one message each; prints seconds
 		smtpsend) "$B/tools/smtpsend" --account bench -t <"$SRV/msg.eml" ||
 			return 1 ;;
 		msmtp) msmtp -t <"$SRV/msg.eml" || return 1 ;;
+		msmtp-file) msmtp -C "$SRV/msmtprc-file" -t <"$SRV/msg.eml" ||
+			return 1 ;;
+		broker) SMTPCRED_BROKER_SOCKET=$SRV/broker.sock \
+			"$B/tools/smtpsend" --system --account bench -t \
+			<"$SRV/msg.eml" || return 1 ;;
 		esac
 	done
 	t1=$(date +%s.%N)
@@ -134,6 +156,13 @@ row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
 # msmtp runs NM messages a round; its time is scaled to NP messages
 runN "procs smtpsend $NP" "procs msmtp $NM" speed "$(echo "$NP / $NM" | bc -l)"
 row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
+# (f) the broker: a send through smtpcredd against the same send with the
+# desktop keyring (target: no dearer), and against msmtp with its password
+# in a file (what servers use without smtpcred)
+runN "procs broker $NP" "procs smtpsend $NP" time
+row "(f) one process per message through the broker (smtpsend, desktop keyring)" $NP "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
+runN "procs broker $NP" "procs msmtp-file $NP" speed
+row "(f') one process per message through the broker (msmtp, password in a file)" $NP "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
 # (e)'s floors: what every fresh process pays before it sends a byte
 per_proc() { # PROGRAM N: ms per run of PROGRAM with no arguments
 	local t0 t1 i
