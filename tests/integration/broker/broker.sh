@@ -54,6 +54,7 @@ cleanup() {
 		userdel "$u" >/dev/null 2>&1
 	done
 	groupdel "$G" >/dev/null 2>&1
+	[ -n "${HOSTKEY:-}" ] && rm -rf "$HOSTKEY"
 	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -381,7 +382,10 @@ for step in $rollback_steps; do
 done
 begin "systemd-creds seal: the key sealed with a host key, unsealed for the broker as systemd would"
 stop_broker
-export SMTPCRED_SYSTEM_DIR=$T/state2 SYSTEMD_CREDENTIAL_SECRET=$T/host.secret
+# A private host key, not on a tmpfs: systemd-creds (auto) refuses a host
+# key that would not survive a reboot, and $T may be on one (/tmp).
+HOSTKEY=$(mktemp -d /var/tmp/smtpcred-hostkey.XXXXXX) || { echo "Bail out! cannot create a directory in /var/tmp"; exit 1; }
+export SMTPCRED_SYSTEM_DIR=$T/state2 SYSTEMD_CREDENTIAL_SECRET=$HOSTKEY/host.secret
 if ! command -v systemd-creds >/dev/null; then
 	fail "systemd-creds is not installed"
 else
