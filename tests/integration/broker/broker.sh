@@ -162,6 +162,13 @@ if grep -rqa "CANARY-s3cr3[t]" "$T/state"; then fail "the password is in clear u
 find "$T/state/items" -name '*.item' ! -user "$BU" | grep -q . && fail "an item not owned by the broker's user"
 end
 
+begin "a user who is neither root nor the broker cannot read the system store (77, a clear reason)"
+expect 77 setpriv --reuid="$U1" --regid="$U1" --init-groups -- env -i PATH=/usr/bin:/bin \
+	SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_AUDIT_LOG="$T/u1-audit.log" \
+	"$SMTPCRED" --system list
+has "$T/out" 'the system store is for root and the broker'
+end
+
 begin "the broker starts in the foreground as its own user and says how the key is sealed"
 if start_broker; then :; else fail "no socket: $(tail -3 "$T/broker.log")"; fi
 has "$T/broker.log" 'serving the system store .* \(master key: key-file'
