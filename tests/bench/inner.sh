@@ -156,6 +156,7 @@ row "(c) 1 MiB, one connection (libcurl)" $NC "$A" "$Bt" time "$R" "$Rlo" "$Rhi"
 # msmtp runs NM messages a round; its time is scaled to NP messages
 runN "procs smtpsend $NP" "procs msmtp $NM" speed "$(echo "$NP / $NM" | bc -l)"
 row "(e) one process per message, password from the keyring (msmtp)" $NP "$A" "$Bt" speed "$R" "$Rlo" "$Rhi"
+e_ours=$A e_msmtp=$Bt
 # (f) the broker: a send through smtpcredd against the same send with the
 # desktop keyring (target: no dearer), and against msmtp with its password
 # in a file (what servers use without smtpcred)
@@ -182,7 +183,7 @@ echo
 echo "(d) peak RSS of smtpsend sending a 100 MiB attachment: $(cat "$SRV/rss") KiB"
 echo "$cpu_rows"
 awk -v t="$f_true" -v e="$f_empty" -v dh="$f_dh" -v pl="$f_plain" \
-    -v ours="$A" -v np="$NP" -v msmtp="$Bt" 'BEGIN {
+    -v ours="$e_ours" -v np="$NP" -v msmtp="$e_msmtp" 'BEGIN {
 	printf "(e) ms per process: smtpsend %.1f, msmtp %.1f (10x needs <= %.1f);", ours * 1000 / np, msmtp * 1000 / np, msmtp * 100 / np
 	printf " floors: /bin/true %.2f, an empty program loading smtpsend'"'"'s libraries %.2f;", t, e
 	printf " gnome-keyring'"'"'s OpenSession with the DH exchange %.2f (plain: %.2f)\n", dh, pl }'
