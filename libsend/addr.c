@@ -499,6 +499,8 @@ struct split {
 	size_t commas; /* separating commas */
 	smtp_addr *v;  /* NULL: only count; else parse into v[count] */
 	size_t cap;    /* elements v has room for */
+	smtp_local_fn local; /* maps a bare local name, or NULL */
+	void *local_ud;
 };
 
 static bool
@@ -509,6 +511,39 @@ is_blank_span(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+int
+smtp_local_name(const char *s, size_t n, size_t *start, size_t *len)
+{
+	size_t a = 0, b = n;
+
+	while (a < b && is_blank(s[a]))
+		a++;
+	while (b > a && is_blank(s[b - 1]))
+		b--;
+	/* "Name <root>": the name between the brackets */
+	if (b > a && s[b - 1] == '>') {
+		const char *lt = memchr(s + a, '<', b - a);
+
+		if (lt == NULL)
+			return -1;
+		a = (size_t)(lt - s) + 1;
+		b--;
+	}
+	if (b == a || b - a > 64)
+		return -1;
+	for (size_t i = a; i < b; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-' || c == '+'))
+			return -1;
+	}
+	*start = a;
+	*len = b - a;
+	return 0;
 }
 
 /* An element s[0..n) ends. */
@@ -522,9 +557,20 @@ split_element(struct split *sp, const char *s, size_t n)
 	if (sp->count >= SMTP_ADDR_LIST_MAX)
 		return SMTPSEND_E_LIMIT;
 	if (sp->v != NULL) {
+		size_t a, l;
+		const char *to;
+
 		if (sp->count >= sp->cap)
 			return SMTPSEND_E_INVAL;
-		r = parse_one(&sp->v[sp->count], s, n);
+		/* A bare local name ("root", "Cron <www-data>") that the
+		 * caller maps is replaced by its address, display name and
+		 * all; anything else is parsed as it stands. */
+		if (sp->local != NULL && memchr(s, '@', n) == NULL &&
+		    smtp_local_name(s, n, &a, &l) == 0 &&
+		    (to = sp->local(s + a, l, sp->local_ud)) != NULL)
+			r = smtp_addr_parse(&sp->v[sp->count], to, strlen(to));
+		else
+			r = parse_one(&sp->v[sp->count], s, n);
 		if (r < 0)
 			return r;
 	}
@@ -617,6 +663,13 @@ smtp_addr_parse(smtp_addr *out, const char *s, size_t len)
 int
 smtp_addr_parse_list(smtp_addr **out, size_t *n, const char *s, size_t len)
 {
+	return smtp_addr_parse_list_map(out, n, s, len, NULL, NULL);
+}
+
+int
+smtp_addr_parse_list_map(smtp_addr **out, size_t *n, const char *s,
+			 size_t len, smtp_local_fn local, void *ud)
+{
 	struct split sp = {0};
 	smtp_addr *v;
 	int r;
@@ -631,7 +684,8 @@ smtp_addr_parse_list(smtp_addr **out, size_t *n, const char *s, size_t len)
 	v = common_calloc(sp.count, sizeof(*v));
 	if (v == NULL)
 		return SMTPSEND_E_NOMEM;
-	sp = (struct split){.v = v, .cap = sp.count};
+	sp = (struct split){
+	    .v = v, .cap = sp.count, .local = local, .local_ud = ud};
 	r = split_list(&sp, s, len);
 	if (r < 0) {
 		smtp_addr_list_free(v, sp.count);

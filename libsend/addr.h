@@ -93,6 +93,19 @@ int smtp_addr_parse(smtp_addr *out, const char *s, size_t len);
  */
 int smtp_addr_parse_list(smtp_addr **out, size_t *n, const char *s, size_t len);
 
+/* Maps a bare local name (sendmail's "root") to an address, or NULL to
+ * leave it (it then fails to parse as an address). */
+typedef const char *(*smtp_local_fn)(const char *name, size_t len,
+				     void *ud);
+/* smtp_addr_parse_list(), with each element that is a bare local name --
+ * letters, digits, ".", "_", "-", "+", no "@", alone or between angle
+ * brackets -- replaced by what LOCAL maps it to. */
+int smtp_addr_parse_list_map(smtp_addr **out, size_t *n, const char *s,
+			     size_t len, smtp_local_fn local, void *ud);
+/* The bare local name in s[0..n) as *start and *len, or -1 when there is
+ * none (see smtp_addr_parse_list_map). */
+int smtp_local_name(const char *s, size_t n, size_t *start, size_t *len);
+
 /* Clear each address and free the array; NULL is a no-op. */
 void smtp_addr_list_free(smtp_addr *v, size_t n);
 

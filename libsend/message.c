@@ -54,6 +54,12 @@ struct smtpsend_message {
 	smtp_addr *hdr_from;  /* the From header: the sender without -f */
 	size_t nhdr_from;
 	bool raw;
+
+	/* sendmail for a machine: local names ("root") and where their mail
+	 * goes, and the sender for local senders (set_local) */
+	char **alias_name, **alias_addr;
+	size_t nalias;
+	char *local_sender;
 };
 
 struct msg_reader {
@@ -127,6 +133,13 @@ smtpsend_message_free(smtpsend_message *m)
 	common_free(m->dsn_ret);
 	common_free(m->dsn_envid);
 	smtp_addr_list_free(m->hdr_rcpts, m->nhdr_rcpts);
+	for (size_t i = 0; i < m->nalias; i++) {
+		common_free(m->alias_name[i]);
+		common_free(m->alias_addr[i]);
+	}
+	common_free(m->alias_name);
+	common_free(m->alias_addr);
+	common_free(m->local_sender);
 	smtp_addr_list_free(m->hdr_from, m->nhdr_from);
 	if (m->spool >= 0)
 		close(m->spool);
@@ -177,6 +190,77 @@ smtpsend_message_set_from(smtpsend_message *m, const char *addr,
 	return 0;
 }
 
+/* smtp_local_fn: the alias of a local name, "*" for any other. */
+static const char *
+map_local(const char *name, size_t len, void *ud)
+{
+	const smtpsend_message *m = ud;
+	const char *any = NULL;
+
+	for (size_t i = 0; i < m->nalias; i++) {
+		if (strlen(m->alias_name[i]) == len &&
+		    memcmp(m->alias_name[i], name, len) == 0)
+			return m->alias_addr[i];
+		if (strcmp(m->alias_name[i], "*") == 0)
+			any = m->alias_addr[i];
+	}
+	return any;
+}
+
+int
+smtpsend_message_set_local(smtpsend_message *m, const char *sender,
+			   const char *const *names, const char *const *addrs,
+			   size_t n, smtpsend_error *err)
+{
+	smtp_addr a = {0};
+
+	if (m == NULL || (n > 0 && (names == NULL || addrs == NULL)) ||
+	    m->nrcpt > 0 || m->nalias > 0 || n > MAX_RCPTS)
+		return send_fail(err, SMTPSEND_E_INVAL, "message",
+				 "local names are set once, before any "
+				 "recipient");
+	if (sender != NULL) {
+		int r = smtp_addr_parse(&a, sender, strlen(sender));
+
+		smtp_addr_clear(&a);
+		if (r < 0)
+			return addr_fail(err, r, "sender for local senders",
+					 sender);
+		m->local_sender = sdup(sender, strlen(sender));
+		if (m->local_sender == NULL)
+			goto nomem;
+	}
+	m->alias_name = common_calloc(n + 1, sizeof(char *));
+	m->alias_addr = common_calloc(n + 1, sizeof(char *));
+	if (m->alias_name == NULL || m->alias_addr == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		size_t s0, l;
+		int r;
+
+		if (names[i] == NULL || addrs[i] == NULL ||
+		    (strcmp(names[i], "*") != 0 &&
+		     (smtp_local_name(names[i], strlen(names[i]), &s0, &l) <
+			  0 ||
+		      s0 != 0 || l != strlen(names[i]))))
+			return send_fail(err, SMTPSEND_E_INVAL, "message",
+					 "'%s' is not a local name",
+					 names[i] != NULL ? names[i] : "");
+		r = smtp_addr_parse(&a, addrs[i], strlen(addrs[i]));
+		smtp_addr_clear(&a);
+		if (r < 0)
+			return addr_fail(err, r, "alias", addrs[i]);
+		m->alias_name[i] = sdup(names[i], strlen(names[i]));
+		m->alias_addr[i] = sdup(addrs[i], strlen(addrs[i]));
+		m->nalias = i + 1;
+		if (m->alias_name[i] == NULL || m->alias_addr[i] == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	return send_fail(err, SMTPSEND_E_NOMEM, "message", "out of memory");
+}
+
 int
 smtpsend_message_add_rcpt(smtpsend_message *m, const char *kind,
 			  const char *addr, smtpsend_error *err)
@@ -193,6 +277,15 @@ smtpsend_message_add_rcpt(smtpsend_message *m, const char *kind,
 	if (m->nrcpt >= MAX_RCPTS)
 		return send_fail(err, SMTPSEND_E_LIMIT, "message",
 				 "more than %u recipients", MAX_RCPTS);
+	/* A local name with an alias stands for the alias. */
+	if (m->nalias > 0 && strchr(addr, '@') == NULL) {
+		size_t s0, l;
+		const char *to;
+
+		if (smtp_local_name(addr, strlen(addr), &s0, &l) == 0 &&
+		    (to = map_local(addr + s0, l, m)) != NULL)
+			addr = to;
+	}
 	r = smtp_addr_parse(&a, addr, strlen(addr));
 	if (r < 0)
 		return addr_fail(err, r, "recipient", addr);
@@ -722,8 +815,9 @@ raw_spool(smtpsend_message *m, smtpsend_error *err)
 	if (m->raw_flags & SMTPSEND_RAW_RCPTS_FROM_HEADERS) {
 		r = sp.hdr_len == 0
 			? 0
-			: smtp_addr_parse_list(&m->hdr_rcpts, &m->nhdr_rcpts,
-					       sp.hdr, sp.hdr_len);
+			: smtp_addr_parse_list_map(
+			      &m->hdr_rcpts, &m->nhdr_rcpts, sp.hdr,
+			      sp.hdr_len, m->nalias > 0 ? map_local : NULL, m);
 		if (r < 0) {
 			r = send_fail(err, SMTPSEND_E_INVAL, "message",
 				      "a To, Cc or Bcc header has an invalid "
@@ -842,8 +936,23 @@ message_prepare(smtpsend_message *m, msg_prep *p, smtpsend_error *err)
 		if (r < 0)
 			return r;
 	}
-	/* Envelope sender: -f, else the builder's From. */
-	if (m->env_from != NULL && *m->env_from == '\0') {
+	/* Envelope sender: -f, else the builder's From, else the raw From
+	 * header; a local sender ("-f root", "From: root (Cron Daemon)",
+	 * none at all) is the one set_local() names, when it does. */
+	if (m->local_sender != NULL && !m->has_from &&
+	    (m->env_from != NULL ? *m->env_from != '\0' &&
+				       strchr(m->env_from, '@') == NULL
+				 : m->nhdr_from == 0)) {
+		smtp_addr a = {0};
+
+		r = smtp_addr_parse(&a, m->local_sender,
+				    strlen(m->local_sender));
+		if (r == 0)
+			r = smtp_addr_path_dup(&a, &p->from_path);
+		smtp_addr_clear(&a);
+		if (r < 0)
+			return addr_fail(err, r, "sender", m->local_sender);
+	} else if (m->env_from != NULL && *m->env_from == '\0') {
 		p->from_path = sdup("<>", 2);
 	} else if (m->env_from != NULL) {
 		smtp_addr a = {0};

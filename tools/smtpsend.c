@@ -109,7 +109,15 @@ usage(void)
 	     "                   " SMTPSEND_BROKER_SOCKET ")\n"
 	     "  --user           the desktop keyring, never the broker\n"
 	     "  --timeout SEC    cap on the whole send (default 300)\n"
-	     "  -v               print the redacted SMTP dialogue to stderr\n\n"
+	     "  -v               print the redacted SMTP dialogue to stderr\n"
+	     "  -N, -R, -V       DSN notify, return and envelope id\n\n"
+	     "As /usr/sbin/sendmail: sendmail's -o, -B, -e, -L, -h, -C, -X, "
+	     "-G, -U, -m, -n\nare accepted (no effect; -oi is -i); -bm "
+	     "sends, -bp shows the (always\nempty) queue.  The sendmail "
+	     "form reads /etc/smtpcred/sendmail.conf\n($SMTPCRED_SENDMAIL_CONF): "
+	     "'from ADDRESS' (the sender for local senders),\n'account NAME', "
+	     "'alias NAME ADDRESS' (local names such as root; * for\nany "
+	     "other).\n\n"
 	     "Exit status: 0 sent, 64 usage, 65 bad message, 67 recipients "
 	     "refused,\n69 unavailable, 75 temporary failure (retry), 76 "
 	     "protocol error,\n77 authentication refused, 78 configuration. "
@@ -247,6 +255,84 @@ typedef struct {
 	const char *addr;
 } Rcpt;
 
+/* /etc/smtpcred/sendmail.conf: sendmail for the whole machine (cron,
+ * mdadm, mail(1) ...).  Lines, '#' starts a comment:
+ *   from ADDRESS        the envelope sender for local senders
+ *   account NAME        the account when none is named
+ *   alias NAME ADDRESS  where a local name's mail goes ("*": any other)
+ */
+#define CONF_ALIASES_MAX 256
+
+#define SENDMAIL_CONF "/etc/smtpcred/sendmail.conf"
+
+typedef struct {
+	char *from;
+	char *account;
+	char *names[CONF_ALIASES_MAX];
+	char *addrs[CONF_ALIASES_MAX];
+	size_t n;
+} SendmailConf;
+
+static void
+conf_clear(SendmailConf *c)
+{
+	free(c->from);
+	free(c->account);
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->names[i]);
+		free(c->addrs[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* 0 (a missing file is an empty configuration), or EX_CONFIG after
+ * saying which line is wrong. */
+static int
+conf_read(const char *path, SendmailConf *c)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	unsigned no = 0;
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : (msg("cannot read %s: %m", path), EX_CONFIG);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *save = NULL, *key, *a, *b, *extra;
+
+		no++;
+		line[strcspn(line, "#\n")] = '\0';
+		key = strtok_r(line, " \t", &save);
+		if (key == NULL)
+			continue;
+		a = strtok_r(NULL, " \t", &save);
+		b = strtok_r(NULL, " \t", &save);
+		extra = strtok_r(NULL, " \t", &save);
+		if (strcmp(key, "from") == 0 && a != NULL && b == NULL) {
+			free(c->from);
+			c->from = strdup(a);
+		} else if (strcmp(key, "account") == 0 && a != NULL && b == NULL) {
+			free(c->account);
+			c->account = strdup(a);
+		} else if (strcmp(key, "alias") == 0 && a != NULL &&
+			   b != NULL && extra == NULL &&
+			   c->n < CONF_ALIASES_MAX) {
+			c->names[c->n] = strdup(a);
+			c->addrs[c->n++] = strdup(b);
+		} else {
+			msg("%s:%u: not 'from ADDRESS', 'account NAME' or "
+			    "'alias NAME ADDRESS'",
+			    path, no);
+			fclose(f);
+			return EX_CONFIG;
+		}
+	}
+	fclose(f);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->names[i] == NULL || c->addrs[i] == NULL)
+			return (msg("out of memory"), EX_OSERR);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,7 +362,6 @@ main(int argc, char **argv)
 	smtpsend_session *s = NULL;
 	smtpsend_message *m = NULL;
 	struct rlimit no_core = {0, 0};
-	static char dash_i[] = "-i";
 	/* freed on every return, usage errors included */
 	g_autofree Rcpt *rcpts = NULL;
 	g_autofree const char **attach = NULL;
@@ -285,6 +370,8 @@ main(int argc, char **argv)
 	const char *from = NULL, *subject = NULL, *html = NULL;
 	bool extract = false, dot_ends = true, builder = false;
 	unsigned timeout = 300;
+	const char *dsn_notify = NULL, *dsn_ret = NULL, *dsn_envid = NULL;
+	SendmailConf conf = {0};
 	int scope = -1; /* 1 the broker, 0 the keyring, -1 not said */
 	int c, rc = EX_SOFTWARE;
 
@@ -294,12 +381,53 @@ main(int argc, char **argv)
 	rcpts = g_new0(Rcpt, (size_t)argc + 1);
 	attach = g_new0(const char *, (size_t)argc + 1);
 
-	/* "-oi" is sendmail's spelling of -i: map it before getopt. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "-oi") == 0)
-			argv[i] = dash_i;
-	while ((c = getopt_long(argc, argv, "+:tf:F:iv", opts, NULL)) != -1) {
+	/* Besides its own, the options of sendmail(8) that programs pass to
+	 * /usr/sbin/sendmail (cron: -FCronDaemon -i -B8BITMIME -oem): -o
+	 * options (-oi is -i), -B, -e, -L, -h, -C, -X, -G, -U, -m, -n are
+	 * accepted and have no effect here; -N, -R and -V are DSN's; -b
+	 * picks a mode (m: send; p: the queue, which is always empty; i:
+	 * the alias database, which is the configuration file). */
+	while ((c = getopt_long(argc, argv, "+:tf:F:ivB:b:o:N:R:V:X:L:h:C:e:GUmn",
+				opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			if (strcmp(optarg, "i") == 0)
+				dot_ends = false;
+			break;
+		case 'B':
+		case 'C':
+		case 'e':
+		case 'G':
+		case 'h':
+		case 'L':
+		case 'm':
+		case 'n':
+		case 'U':
+		case 'X':
+			break;
+		case 'b':
+			if (strcmp(optarg, "p") == 0) {
+				puts("Mail queue is empty (smtpsend keeps "
+				     "none: a message is sent or refused at "
+				     "once)");
+				return EX_OK;
+			}
+			if (strcmp(optarg, "i") == 0)
+				return EX_OK;
+			if (strcmp(optarg, "m") != 0)
+				return usage_error("-b%s is not supported (only "
+						   "-bm, -bp, -bi)",
+						   escarg(optarg));
+			break;
+		case 'N':
+			dsn_notify = optarg;
+			break;
+		case 'R':
+			dsn_ret = optarg;
+			break;
+		case 'V':
+			dsn_envid = optarg;
+			break;
 		case 't':
 			extract = true;
 			break;
@@ -384,13 +512,43 @@ main(int argc, char **argv)
 	if (nrcpt == 0 && !extract)
 		return usage_error("no recipients (give them as arguments, or "
 				   "use -t)");
+	/* The sendmail form reads the machine's sendmail configuration. */
+	if (!builder) {
+		const char *path = secure_getenv("SMTPCRED_SENDMAIL_CONF");
+
+		rc = conf_read(path != NULL && *path ? path
+						     : SENDMAIL_CONF,
+			       &conf);
+		if (rc != 0) {
+			conf_clear(&conf);
+			return rc;
+		}
+	}
 	if (account == NULL)
 		account = getenv("SMTPCRED_ACCOUNT");
+	if ((account == NULL || *account == '\0') && conf.account != NULL)
+		account = conf.account;
 	if (account == NULL || *account == '\0')
 		account = "default";
 
-	if (smtpsend_message_new(&m, &err) < 0)
+	if (smtpsend_message_new(&m, &err) < 0) {
+		conf_clear(&conf);
 		return fail(&err, NULL);
+	}
+	if ((conf.from != NULL || conf.n > 0) &&
+	    smtpsend_message_set_local(m, conf.from,
+				       (const char *const *)conf.names,
+				       (const char *const *)conf.addrs,
+				       conf.n, &err) < 0) {
+		rc = fail(&err, NULL);
+		goto out;
+	}
+	if ((dsn_notify || dsn_ret || dsn_envid) &&
+	    smtpsend_message_set_dsn(m, dsn_notify, dsn_ret, dsn_envid,
+				     &err) < 0) {
+		rc = fail(&err, NULL);
+		goto out;
+	}
 	for (size_t i = 0; i < nrcpt; i++)
 		if (smtpsend_message_add_rcpt(m, rcpts[i].kind, rcpts[i].addr,
 					      &err) < 0) {
@@ -482,6 +640,7 @@ main(int argc, char **argv)
 			    res.rcpts[i].reply_code, res.rcpts[i].enhanced);
 	rc = EX_OK;
 out:
+	conf_clear(&conf);
 	smtpsend_result_clear(&res);
 	smtpsend_session_free(s);
 	smtpsend_message_free(m);

@@ -37,7 +37,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 PKGS=(libsmtpcred0 libsmtpsend0 libsmtpcred-dev libpam-smtpcred smtpcred-tools
-	smtpcred-broker)
+	smtpcred-broker smtpcred-sendmail)
 # Nothing of ours may be installed before we start.
 apt-get purge -y -q "${PKGS[@]}" >/dev/null 2>&1
 
@@ -55,9 +55,17 @@ build() {
 }
 
 B1=$out/b1
-check "dpkg-buildpackage -us -uc -b builds all six packages" build "$B1"
+# deb_of PKG: its .deb in $B1 (amd64, or all for smtpcred-sendmail)
+deb_of() {
+	local f
+	for f in "$B1/${1}_0.1.0_amd64.deb" "$B1/${1}_0.1.0_all.deb"; do
+		[ -f "$f" ] && { echo "$f"; return; }
+	done
+	echo "$B1/${1}_0.1.0_amd64.deb"
+}
+check "dpkg-buildpackage -us -uc -b builds all seven packages" build "$B1"
 for p in "${PKGS[@]}"; do
-	[ -f "$B1/${p}_0.1.0_amd64.deb" ] || notok "package $p was built" "missing"
+	[ -f "$(deb_of "$p")" ] || notok "package $p was built" "missing"
 done
 
 check "blhc: every compile and link line of the build has the hardening flags" \
@@ -75,7 +83,7 @@ fi
 X=$out/extract
 rm -rf "$X"
 mkdir -p "$X"
-for p in "${PKGS[@]}"; do dpkg-deb -x "$B1/${p}_0.1.0_amd64.deb" "$X"; done
+for p in "${PKGS[@]}"; do dpkg-deb -x "$(deb_of "$p")" "$X"; done
 while read -r f; do
 	if file -b "$f" | grep -q '^ELF'; then
 		# CET (-fcf-protection) is not part of bookworm's hardening=+all.
@@ -115,7 +123,7 @@ snap() { find / -xdev \( -path /proc -o -path /sys -o -path /tmp -o -path /run \
 	-prune -o -print 2>/dev/null | sort; }
 snap >"$out/before.list"
 DEBS=()
-for p in "${PKGS[@]}"; do DEBS+=("$B1/${p}_0.1.0_amd64.deb"); done
+for p in "${PKGS[@]}"; do DEBS+=("$(deb_of "$p")"); done
 check "the .debs install (apt resolves their Depends)" \
 	apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${DEBS[@]}"
 for p in "${PKGS[@]}"; do dpkg -L "$p" 2>/dev/null; done | sort -u >"$out/owned.list"
@@ -147,7 +155,7 @@ else
 	notok "pam-auth-update --enable smtpcred adds optional lines" "$(grep -h smtpcred /etc/pam.d/common-* | head -3)"
 fi
 
-check "apt-get purge removes the six packages" \
+check "apt-get purge removes the seven packages" \
 	apt-get purge -y -q -o DPkg::Lock::Timeout=600 "${PKGS[@]}"
 if grep -q pam_smtpcred /etc/pam.d/common-*; then
 	notok "purge leaves no pam_smtpcred line in /etc/pam.d (prerm ran pam-auth-update --remove)" \

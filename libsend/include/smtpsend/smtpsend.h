@@ -267,6 +267,18 @@ SMTPSEND_API SMTPSEND_NODISCARD int
 smtpsend_message_set_envelope_from(smtpsend_message *m, const char *addr,
 				   const char *display_name,
 				   smtpsend_error *err);
+/* sendmail for a whole machine (cron, mdadm, mail(1)...): local names --
+ * a recipient without "@", as an argument or, with
+ * SMTPSEND_RAW_RCPTS_FROM_HEADERS, in To/Cc/Bcc ("root", "Cron <root>")
+ * -- are replaced by their address in names/addrs ("*" for any other
+ * local name); one without an alias stays and is refused as an address.
+ * SENDER (NULL: none) is the envelope sender when the message's own is
+ * local or missing ("-f root", "From: root (Cron Daemon)").  Once per
+ * message, before any recipient. */
+SMTPSEND_API SMTPSEND_NODISCARD int
+smtpsend_message_set_local(smtpsend_message *m, const char *sender,
+			   const char *const *names, const char *const *addrs,
+			   size_t n, smtpsend_error *err);
 /* DSN parameters (RFC 3461): notify "NEVER" or a list of
  * SUCCESS,FAILURE,DELAY; ret "FULL" or "HDRS"; NULL leaves unset. */
 SMTPSEND_API SMTPSEND_NODISCARD int

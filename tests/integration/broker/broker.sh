@@ -8,6 +8,7 @@
 #
 #   SMTPCRED, SMTPSEND, SMTPCREDD, MEM_SCAN   built binaries
 #   SMTPCRED_HAVE_TEST_HOOKS=0   a release build: no crash trials
+#   SENDMAIL=/usr/sbin/sendmail  the installed sendmail (smtpcred-sendmail)
 set -u
 : "${SMTPCRED:?}" "${SMTPSEND:?}" "${SMTPCREDD:?}" "${MEM_SCAN:?}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -194,6 +195,81 @@ n0=$(delivered)
 msg "via -t" | as "$U1" "$SMTPSEND" -t -f alerts@test.example >"$T/out" 2>&1 || fail "exit $?: $(tail -2 "$T/out")"
 wait_delivered $((n0 + 1))
 [ "$(delivered)" = $((n0 + 1)) ] || fail "not delivered"
+end
+
+# sendmail for the whole machine: smtpsend as /usr/sbin/sendmail (here a
+# link named sendmail), with the machine's configuration: local names to
+# addresses, a sender for local senders, the account.
+# SENDMAIL: the installed one (debian/tests), else a link made here
+mkdir -p "$T/sbin" && ln -s "${SENDMAIL:-$SMTPSEND}" "$T/sbin/sendmail"
+cat >"$T/sendmail.conf" <<CONF
+# what cron, mdadm and mail(1) send to local names goes here
+from alerts@test.example
+account alerts
+alias root ops@example.org
+alias * admins@example.org
+CONF
+chmod 644 "$T/sendmail.conf"
+# as_cron USER CMD...: cron's environment, and the machine's sendmail.conf
+as_cron() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --init-groups -- env -i \
+		PATH=/usr/bin:/bin SMTPCRED_BROKER_SOCKET="$SOCK" \
+		SMTPCRED_SENDMAIL_CONF="$T/sendmail.conf" "$@"
+}
+# the message delivered with SUBJECT, and its Delivered-To
+delivered_to() {
+	local f
+	f=$(grep -l "^Subject: $1" "$MAILDIR"/new/* 2>/dev/null | head -1)
+	[ -n "$f" ] && sed -n 's/^Delivered-To: //p' "$f" | head -1
+}
+
+begin "cron's call (sendmail -FCronDaemon -i -B8BITMIME -oem root): root's mail reaches its alias, sent as the configured sender"
+settle
+n0=$(delivered)
+printf 'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> backup\n\nbackup done\n' |
+	as_cron "$U1" "$T/sbin/sendmail" -FCronDaemon -i -B8BITMIME -oem root >"$T/cron.out" 2>&1 ||
+	fail "exit $?: $(tail -2 "$T/cron.out")"
+wait_delivered $((n0 + 1)) || fail "not delivered"
+[ "$(delivered_to "Cron <root@host> backup")" = ops@example.org ] ||
+	fail "delivered to '$(delivered_to "Cron <root@host> backup")', wanted ops@example.org"
+grep -l '^Subject: Cron <root@host> backup' "$MAILDIR"/new/* | xargs grep -q '^Return-Path: <alerts@test.example>$' ||
+	fail "the envelope sender is not the configured one"
+"$SMTPCRED" --system audit --json | grep '"event":"lease"' | tail -1 | grep -q "\"peer_uid\":$(id -u "$U1")," ||
+	fail "the last lease is not for $U1"
+end
+
+begin "sendmail -t with 'To: root, www-data' (mdadm, unattended-upgrades): each local name to its alias"
+settle
+n0=$(delivered)
+printf 'To: root, Web <www-data>\nSubject: mdadm event\n\nDegradedArray\n' |
+	as_cron "$U1" "$T/sbin/sendmail" -oi -t >"$T/out" 2>&1 || fail "exit $?: $(tail -2 "$T/out")"
+wait_delivered $((n0 + 2)) || fail "delivered $(( $(delivered) - n0 )), wanted 2"
+grep -l '^Subject: mdadm event' "$MAILDIR"/new/* | xargs grep -h '^Delivered-To:' | sort >"$T/dto"
+printf 'Delivered-To: admins@example.org\nDelivered-To: ops@example.org\n' | cmp -s - "$T/dto" ||
+	fail "delivered to: $(tr '\n' ' ' <"$T/dto")"
+end
+
+begin "sendmail -bp says the queue is empty; an unsupported mode (-bs) is a usage error (64)"
+expect 0 as_cron "$U1" "$T/sbin/sendmail" -bp
+has "$T/out" 'queue is empty'
+expect 64 as_cron "$U1" "$T/sbin/sendmail" -bs
+has "$T/out" '-bs is not supported'
+end
+
+begin "a broken sendmail.conf is a configuration error (78) naming the line, nothing sent"
+printf 'from alerts@test.example\nrelay smtp.example.org\n' >"$T/bad.conf"
+settle
+n0=$(delivered)
+msg "bad conf" | setpriv --reuid="$U1" --regid="$U1" --init-groups -- env -i PATH=/usr/bin:/bin \
+	SMTPCRED_BROKER_SOCKET="$SOCK" SMTPCRED_SENDMAIL_CONF="$T/bad.conf" \
+	"$T/sbin/sendmail" root >"$T/out" 2>&1
+RC=$?
+[ "$RC" = 78 ] || fail "exit $RC, wanted 78"
+has "$T/out" "bad.conf:2: not 'from ADDRESS'"
+settle
+[ "$(delivered)" = "$n0" ] || fail "something was delivered"
 end
 
 begin "a member of the allowed group may send too"

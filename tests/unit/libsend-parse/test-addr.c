@@ -568,6 +568,50 @@ test_addr_alloc_failures(void **state)
 }
 #endif
 
+/* sendmail's local names: "root" and "Name <root>" map, an address or
+ * a name with other characters does not. */
+static const char *
+local_map(const char *name, size_t len, void *ud)
+{
+	(void)ud;
+	if (len == 4 && memcmp(name, "root", 4) == 0)
+		return "ops@example.org";
+	if (len == 8 && memcmp(name, "www-data", 8) == 0)
+		return "web@example.org";
+	return NULL;
+}
+
+static void
+test_addr_local_names(void **state)
+{
+	smtp_addr *v = NULL;
+	size_t n = 0, a, l;
+	const char *list = "root, Web <www-data>, ann@example.org";
+
+	(void)state;
+	assert_int_equal(smtp_local_name(" root ", 6, &a, &l), 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(l, 4);
+	assert_int_equal(smtp_local_name("Cron <root>", 11, &a, &l), 0);
+	assert_int_equal(a, 6);
+	assert_int_equal(l, 4);
+	assert_int_equal(smtp_local_name("ro ot", 5, &a, &l), -1);
+	assert_int_equal(smtp_local_name("a@b", 3, &a, &l), -1);
+	assert_int_equal(smtp_local_name("<>", 2, &a, &l), -1);
+	assert_int_equal(smtp_addr_parse_list_map(&v, &n, list, strlen(list),
+						  local_map, NULL),
+			 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].spec, "ops@example.org");
+	assert_string_equal(v[1].spec, "web@example.org");
+	assert_string_equal(v[2].spec, "ann@example.org");
+	smtp_addr_list_free(v, n);
+	/* an unmapped local name still fails, as without a map */
+	assert_true(smtp_addr_parse_list_map(&v, &n, "nobody", 6, local_map,
+					     NULL) < 0);
+	assert_true(smtp_addr_parse_list(&v, &n, "root", 4) < 0);
+}
+
 int
 main(void)
 {
@@ -579,6 +623,7 @@ main(void)
 	    cmocka_unit_test(test_addr_display_limit),
 	    cmocka_unit_test(test_addr_list),
 	    cmocka_unit_test(test_addr_list_limit),
+	    cmocka_unit_test(test_addr_local_names),
 	    cmocka_unit_test(test_addr_format_path),
 #ifdef SMTPCRED_TEST_HOOKS
 	    cmocka_unit_test(test_addr_alloc_failures),
