@@ -39,8 +39,9 @@ TEST=(
 	# file(1) to find the ELFs; the autopkgtests compile with gcc
 	debhelper dpkg-dev lintian devscripts blhc file gcc libc6-dev
 	# jq (audit lines as JSON), gcore (a core of the broker),
-	# systemd-creds (the broker's sealed key)
-	jq gdb systemd
+	# systemd-creds (the broker's sealed key); a fresh Debian booted with
+	# systemd-nspawn for the broker under a real systemd (60-systemd)
+	jq gdb systemd debootstrap systemd-container
 )
 BENCH=(libcurl4-openssl-dev time msmtp python3-gi)
 
