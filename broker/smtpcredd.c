@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -28,11 +29,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <smtpcred/provider.h>
@@ -41,6 +46,7 @@
 
 #include "logsafe.h"
 #include "parse.h"
+#include "secbuf.h"
 #include "wire.h"
 
 /* strerror(3) is not thread-safe: the GNU strerror_r into a buffer that
@@ -53,17 +59,25 @@
 #define PURPOSE_MAX	   256
 #define GROUPS_MAX	   256		 /* supplementary groups read */
 #define DRAIN_SECONDS	   30		 /* at SIGTERM, for running sends */
+#define ADMIN_ARGS_MAX	   64		 /* arguments of one admin command */
+#define ADMIN_INPUT_MAX	   8192		 /* its standard input (a password) */
+#define ADMIN_TIMEOUT_MS   660000	 /* longest admin command (rotate) */
+#define ADMIN_OUTPUT_MAX   (16u << 20) /* output passed back, per stream */
 
 static struct {
 	const char *socket;
 	const char *state_dir;
 	const char *default_account;
 	const char *seal;
+	const char *admin_group;
+	const char *admin_cli;
 	unsigned max_clients;
 	uint64_t max_size;
 	char spool[4096];
 } opt = {
     .socket = SMTPSEND_BROKER_SOCKET,
+    .admin_group = "smtpcred-admin",
+    .admin_cli = SMTPCRED_CLI_PATH,
     .max_clients = 32,
     .max_size = 50u * 1024 * 1024,
 };
@@ -289,7 +303,10 @@ typedef struct {
 	uint64_t size;
 	unsigned timeout_ms;
 	bool trace;
-	bool ping; /* op=ping: say who we are, nothing else */
+	bool ping;  /* op=ping: say who we are, nothing else */
+	bool admin; /* op=admin: run smtpcred --system ARGS for an admin */
+	char *args[ADMIN_ARGS_MAX];
+	size_t nargs;
 	char dsn_notify[64], dsn_ret[8], dsn_envid[101];
 	char buf[WIRE_FRAME_MAX + 1];
 } Conn;
@@ -299,6 +316,8 @@ conn_free(Conn *c)
 {
 	for (size_t i = 0; i < c->nrcpt; i++)
 		g_free(c->rcpts[i]);
+	for (size_t i = 0; i < c->nargs; i++)
+		g_free(c->args[i]);
 	if (c->fd >= 0)
 		close(c->fd);
 	g_free(c);
@@ -405,6 +424,8 @@ parse_request(Conn *c, size_t len)
 		} else if (strcmp(key, "op") == 0) {
 			if (strcmp(value, "ping") == 0)
 				c->ping = true;
+			else if (strcmp(value, "admin") == 0)
+				c->admin = true;
 			else if (strcmp(value, "send") != 0)
 				return "an unknown operation";
 			op = true;
@@ -432,6 +453,10 @@ parse_request(Conn *c, size_t len)
 			if (parse_uint(value, 1000, 600000, &t) < 0)
 				return "a bad timeout";
 			c->timeout_ms = t;
+		} else if (strcmp(key, "arg") == 0) {
+			if (c->nargs >= ADMIN_ARGS_MAX)
+				return "more than 64 arguments";
+			c->args[c->nargs++] = g_strdup(value);
 		} else if (strcmp(key, "trace") == 0) {
 			c->trace = strcmp(value, "1") == 0;
 		} else if (strcmp(key, "dsn_notify") == 0) {
@@ -450,6 +475,8 @@ parse_request(Conn *c, size_t len)
 	}
 	if (version && op && c->ping)
 		return NULL;
+	if (version && op && c->admin)
+		return c->nargs == 0 ? "no command" : NULL;
 	if (!version || !op || c->account[0] == '\0')
 		return "no version, operation or account";
 	if (c->nrcpt == 0)
@@ -606,6 +633,289 @@ answer_ping(Conn *c)
 			 wire_now_ms() + 10000);
 }
 
+/* ---- admin commands (op=admin) ------------------------------------------------ */
+
+/* What an administrator may run through the broker: smtpcred --system
+ * VERB ...  Not init: the store exists before the broker can run. */
+static const char *const admin_verbs[] = {
+    "add",   "allow", "audit",	"check",    "doctor",
+    "list",  "remove", "rotate", "rollback", "show",
+};
+
+static bool
+is_admin(const Peer *p)
+{
+	if (p->cred.uid == 0)
+		return true;
+	return opt.admin_group[0] != '\0' && match_group(opt.admin_group, p);
+}
+
+static void
+admin_result(Conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The result of an admin command: its exit status and, when the broker
+ * itself refused or failed, why. */
+static void
+admin_result(Conn *c, int status, const char *fmt, ...)
+{
+	char out[2048], msg[1024], esc[LOGSAFE_MAX(1024)];
+	wire_kv kv;
+	va_list ap;
+
+	wire_kv_init(&kv, out, sizeof(out));
+	wire_kv_addu(&kv, "exit", (uint64_t)status);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		logsafe_escape(esc, sizeof(esc), msg, strlen(msg));
+		wire_kv_add(&kv, "message", esc);
+	}
+	(void)wire_write(c->fd, WIRE_RESULT, out, kv.len,
+			 wire_now_ms() + 10000);
+}
+
+/* The command's standard input (at most ADMIN_INPUT_MAX bytes: a
+ * password), as DATA frames up to END.  0, or -1 after answering. */
+static int
+admin_input(Conn *c, secbuf *in)
+{
+	int64_t deadline = wire_now_ms() + REQUEST_TIMEOUT_MS;
+	int type, r;
+	size_t len;
+
+	for (;;) {
+		r = wire_read(c->fd, &type, c->buf, WIRE_FRAME_MAX, &len,
+			      deadline);
+		if (r < 0)
+			return -1;
+		if (type == WIRE_END)
+			break;
+		if (type != WIRE_DATA) {
+			admin_result(c, 76, "input was expected");
+			explicit_bzero(c->buf, len);
+			return -1;
+		}
+		if (in->len + len > ADMIN_INPUT_MAX) {
+			explicit_bzero(c->buf, len);
+			admin_result(c, 65, "the input is longer than %u bytes",
+				     ADMIN_INPUT_MAX);
+			return -1;
+		}
+		r = secbuf_append(in, c->buf, len);
+		explicit_bzero(c->buf, len);
+		if (r < 0) {
+			admin_result(c, 71, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "NAME=value" into env[*n] when the broker has NAME set. */
+static void
+env_pass(char **env, size_t *n, const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v != NULL)
+		env[(*n)++] = g_strdup_printf("%s=%s", name, v);
+}
+
+/* Send what FD (a memfd the command wrote) holds as TYPE frames. */
+static void
+admin_output(Conn *c, int fd, int type)
+{
+	uint64_t sent = 0;
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return;
+	while (sent < ADMIN_OUTPUT_MAX &&
+	       (n = read(fd, c->buf, WIRE_FRAME_MAX)) > 0) {
+		if (wire_write(c->fd, type, c->buf, (size_t)n,
+			       wire_now_ms() + 30000) < 0)
+			return;
+		sent += (uint64_t)n;
+	}
+}
+
+/* Wait for PID until the deadline; its wait status, or -1 when it had
+ * to be killed. */
+static int
+admin_wait(pid_t pid)
+{
+	int64_t deadline = wire_now_ms() + ADMIN_TIMEOUT_MS;
+	struct timespec tick = {0, 20 * 1000 * 1000};
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return st;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (wire_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* Run `smtpcred --system ARGS` as the broker's user for an
+ * administrator (root, or a member of --admin-group): the store stays
+ * readable by the broker alone, and the command's own audit records name
+ * the administrator.  Its input (a password) goes through a pipe, never a
+ * file; its output comes back as frames, then its exit status. */
+static void
+serve_admin(Conn *c)
+{
+	_cleanup_secbuf_ secbuf in = SECBUF_INIT;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, dfl;
+	char *argv[ADMIN_ARGS_MAX + 3];
+	char cli_path[PATH_MAX], system_opt[] = "--system";
+	char *env[16] = {0};
+	size_t ne = 0, na = 0;
+	int pfd[2] = {-1, -1}, out = -1, err = -1, st;
+	bool known = false;
+	pid_t pid;
+	int r;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(admin_verbs); i++)
+		known = known || strcmp(c->args[0], admin_verbs[i]) == 0;
+	if (!known) {
+		admin_result(c, 64, "'%s' is not a command the broker runs "
+				    "(add, allow, audit, check, doctor, list, "
+				    "remove, rotate, rollback, show)",
+			     c->args[0]);
+		return;
+	}
+	if (!is_admin(&c->peer)) {
+		g_autofree char *detail = g_strdup_printf(
+		    "smtpcred %s: not root or in group %s", c->args[0],
+		    opt.admin_group[0] ? opt.admin_group : "(none)");
+		SmtpcredAuditEvent ev = {.event = "admin",
+					 .outcome = "denied",
+					 .detail = detail};
+
+		(void)smtpcred_audit_append(NULL, &ev, NULL, NULL);
+		say("denied: uid %u is not an administrator (smtpcred %s)",
+		    (unsigned)c->peer.cred.uid, c->args[0]);
+		admin_result(c, 77,
+			     "uid %u may not administer the system store: "
+			     "only root%s%s may",
+			     (unsigned)c->peer.cred.uid,
+			     opt.admin_group[0] ? " and members of group " : "",
+			     opt.admin_group);
+		return;
+	}
+	if (wire_write(c->fd, WIRE_GO, NULL, 0, wire_now_ms() + 10000) < 0 ||
+	    admin_input(c, &in) < 0)
+		return;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0 ||
+	    (out = memfd_create("smtpcred-out", MFD_CLOEXEC)) < 0 ||
+	    (err = memfd_create("smtpcred-err", MFD_CLOEXEC)) < 0) {
+		admin_result(c, 71, "cannot run the command: %s",
+			     ERRSTR(errno));
+		goto out;
+	}
+	/* At most ADMIN_INPUT_MAX bytes: the pipe holds them all. */
+	if (in.len > 0 && write(pfd[1], in.data, in.len) != (ssize_t)in.len) {
+		admin_result(c, 71, "cannot pass the input: %s",
+			     ERRSTR(errno));
+		goto out;
+	}
+	secbuf_wipe(&in);
+	close(pfd[1]);
+	pfd[1] = -1;
+
+	g_strlcpy(cli_path, opt.admin_cli, sizeof(cli_path));
+	argv[na++] = cli_path;
+	argv[na++] = system_opt;
+	for (size_t i = 0; i < c->nargs; i++)
+		argv[na++] = c->args[i];
+	argv[na] = NULL;
+	env[ne++] = g_strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+			     "/usr/bin:/sbin:/bin");
+	env[ne++] = g_strdup_printf("SMTPCRED_SYSTEM_DIR=%s",
+				    smtpcred_system_dir());
+	env_pass(env, &ne, "SMTPCRED_AUDIT_LOG");
+	env_pass(env, &ne, "SMTPCRED_BROKER_SOCKET");
+	env_pass(env, &ne, "CREDENTIALS_DIRECTORY");
+	env_pass(env, &ne, "TZ");
+	env[ne++] = g_strdup_printf("SMTPCRED_PEER_UID=%u",
+				    (unsigned)c->peer.cred.uid);
+	env[ne++] = g_strdup_printf("SMTPCRED_PEER_GID=%u",
+				    (unsigned)c->peer.cred.gid);
+	env[ne++] = g_strdup_printf("SMTPCRED_PEER_PID=%ld",
+				    (long)c->peer.cred.pid);
+	env[ne++] = g_strdup_printf("SMTPCRED_PEER_EXE=%s", c->peer.exe);
+	env[ne++] = g_strdup_printf("SMTPCRED_PEER_UNIT=%s", c->peer.unit);
+	env[ne] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &dfl);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+					  POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&pid, opt.admin_cli, &fa, &sa, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	close(pfd[0]);
+	pfd[0] = -1;
+	if (r != 0) {
+		say("cannot run %s: %s", opt.admin_cli, ERRSTR(r));
+		admin_result(c, 69, "the broker cannot run %s: %s",
+			     opt.admin_cli, ERRSTR(r));
+		goto out;
+	}
+	st = admin_wait(pid);
+	admin_output(c, out, WIRE_STDOUT);
+	admin_output(c, err, WIRE_STDERR);
+	if (st < 0) {
+		say("uid %u: smtpcred %s ran out of time and was killed",
+		    (unsigned)c->peer.cred.uid, c->args[0]);
+		admin_result(c, 75, "the command did not finish in %d s",
+			     ADMIN_TIMEOUT_MS / 1000);
+	} else if (WIFEXITED(st)) {
+		say("uid %u ran smtpcred %s: exit %d",
+		    (unsigned)c->peer.cred.uid, c->args[0], WEXITSTATUS(st));
+		admin_result(c, WEXITSTATUS(st), NULL);
+	} else {
+		say("uid %u: smtpcred %s died of signal %d",
+		    (unsigned)c->peer.cred.uid, c->args[0], WTERMSIG(st));
+		admin_result(c, 70, "the command died of signal %d",
+			     WTERMSIG(st));
+	}
+out:
+	for (size_t i = 0; i < ne; i++)
+		g_free(env[i]);
+	for (int i = 0; i < 2; i++)
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+}
+
 static void
 serve(Conn *c)
 {
@@ -647,6 +957,10 @@ serve(Conn *c)
 	}
 	if (c->ping) {
 		answer_ping(c);
+		return;
+	}
+	if (c->admin) {
+		serve_admin(c);
 		return;
 	}
 	if (strcmp(c->account, "default") == 0 && opt.default_account)
@@ -895,7 +1209,14 @@ usage(FILE *f)
 	      "wait their turn\n"
 	      "  --max-size BYTES       largest message (default 52428800)\n"
 	      "  --default-account NAME the account a client's \"default\" "
-	      "means\n\n"
+	      "means\n"
+	      "  --admin-group GROUP    its members may run admin commands "
+	      "through the\n"
+	      "                         broker (default smtpcred-admin; \"\": "
+	      "root only)\n"
+	      "  --admin-cli PATH       the smtpcred it runs for them "
+	      "(default\n"
+	      "                         " SMTPCRED_CLI_PATH ")\n\n"
 	      "The audit log: $SMTPCRED_AUDIT_LOG, else "
 	      "/var/log/smtpcred/audit.log.\nSee smtpcredd(8).\n",
 	      f);
@@ -905,6 +1226,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"admin-cli", required_argument, NULL, 'C'},
+	    {"admin-group", required_argument, NULL, 'g'},
 	    {"default-account", required_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-clients", required_argument, NULL, 'c'},
@@ -938,8 +1261,18 @@ main(int argc, char **argv)
 			}
 			opt.max_clients = u;
 			break;
+		case 'C':
+			if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX) {
+				say("--admin-cli: an absolute path");
+				return 64;
+			}
+			opt.admin_cli = optarg;
+			break;
 		case 'd':
 			opt.state_dir = optarg;
+			break;
+		case 'g':
+			opt.admin_group = optarg;
 			break;
 		case 'h':
 			usage(stdout);

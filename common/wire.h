@@ -31,6 +31,8 @@ enum {
 	WIRE_END     = 'E', /* client: end of data (key=value: size) */
 	WIRE_TRACE   = 'T', /* broker: one redacted protocol line */
 	WIRE_RESULT  = 'S', /* broker: the outcome (key=value) */
+	WIRE_STDOUT  = 'O', /* broker: an admin command's output (bytes) */
+	WIRE_STDERR  = 'X', /* broker: its messages (bytes) */
 };
 
 /* Milliseconds since an arbitrary point (CLOCK_MONOTONIC). */

@@ -22,6 +22,7 @@ enum {
 typedef struct {
 	guint timeout_ms;
 	gboolean allow_prompt;
+	gboolean remote; /* the system store through the broker (remote.c) */
 } CliGlobal;
 
 extern CliGlobal cli;
@@ -39,7 +40,20 @@ int cli_fail_account(const char *account, const GError *error);
  * "=value" part), exit 64. */
 int cli_bad_option(const char *cmd, int c, char *const *argv);
 
+/* The store of the scope chosen; for a command that goes through the
+ * broker, runs it there and exits instead (remote.c). */
 SmtpcredStore *cli_store(GError **error);
+
+/* Admin commands through the broker (remote.c).  setup: this command goes
+ * through the broker (ARGS: the command and its arguments).  input: the
+ * password read, to pass as the command's standard input.  option: one
+ * more option the local part settled (remove's confirmation: --yes).
+ * run: when set up, send the command, print its output and exit with its
+ * status; else return at once. */
+void cli_remote_setup(int argc, char **argv);
+void cli_remote_input(const secbuf *secret);
+void cli_remote_option(const char *opt);
+void cli_remote_run(void);
 
 /* Where a secret comes from. */
 typedef struct {

@@ -254,6 +254,27 @@ cmd_add(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Ask on the terminal; ACC (when known) tells how many versions go. */
+static gboolean
+confirm_remove(const char *name, const SmtpcredAccount *acc)
+{
+	char answer[16] = "";
+
+	if (acc != NULL)
+		fprintf(stderr, "Remove %s and its %u stored versions? [y/N] ",
+			name, acc->versions->len);
+	else
+		fprintf(stderr, "Remove %s and all its stored versions? "
+				"[y/N] ",
+			name);
+	if (fgets(answer, sizeof(answer), stdin) == NULL ||
+	    (answer[0] != 'y' && answer[0] != 'Y')) {
+		cli_msg("not removed");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 int
 cmd_remove(int argc, char **argv)
 {
@@ -288,6 +309,13 @@ cmd_remove(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage("remove", "exactly one account NAME is "
 					   "expected");
+	/* Through the broker the command has no terminal to ask on. */
+	if (cli.remote && !yes && isatty(STDIN_FILENO) &&
+	    isatty(STDERR_FILENO)) {
+		if (!confirm_remove(argv[optind], NULL))
+			return EXIT_FAIL;
+		cli_remote_option("--yes");
+	}
 	store = cli_store(&error);
 	if (store == NULL)
 		return cli_fail(error);
@@ -295,17 +323,9 @@ cmd_remove(int argc, char **argv)
 	if (acc == NULL)
 		return cli_fail_account(argv[optind], error);
 	n = acc->versions->len + 1;
-	if (!yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
-		char answer[16] = "";
-
-		fprintf(stderr, "Remove %s and its %u stored versions? [y/N] ",
-			argv[optind], acc->versions->len);
-		if (fgets(answer, sizeof(answer), stdin) == NULL ||
-		    (answer[0] != 'y' && answer[0] != 'Y')) {
-			cli_msg("not removed");
-			return EXIT_FAIL;
-		}
-	}
+	if (!yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
+	    !confirm_remove(argv[optind], acc))
+		return EXIT_FAIL;
 	if (!smtpcred_store_remove(store, argv[optind], &error))
 		return cli_fail_account(argv[optind], error);
 	printf("removed %s (%u items)\n", argv[optind], n);

@@ -126,6 +126,7 @@ cmd_audit(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("audit", "unexpected argument '%s'",
 				 argv[optind]);
+	cli_remote_run();
 
 	if (verify) {
 		guint64 n = 0, bad = 0;

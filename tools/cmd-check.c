@@ -348,6 +348,7 @@ cmd_doctor(int argc, char **argv)
 		return cli_usage("doctor", "unexpected argument '%s'",
 				 argv[optind]);
 
+	cli_remote_run();
 	check_versions(&r);
 	check_audit(&r);
 	if (smtpcred_system_dir() != NULL) {

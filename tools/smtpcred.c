@@ -139,6 +139,7 @@ cli_fail(const GError *error)
 SmtpcredStore *
 cli_store(GError **error)
 {
+	cli_remote_run();
 	return smtpcred_store_new(cli.allow_prompt ? SMTPCRED_STORE_ALLOW_PROMPT
 						   : SMTPCRED_STORE_NONE,
 				  cli.timeout_ms, error);
@@ -203,15 +204,19 @@ read_tty_line(int tty, const char *prompt, secbuf *out)
 	char c;
 	int rc = 0;
 
-	if (write(tty, prompt, strlen(prompt)) < 0)
-		return EXIT_FAIL;
 	if (tcgetattr(tty, &old) < 0)
 		return EXIT_FAIL;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
+	/* Echo off before the prompt shows: what is typed once it is
+	 * visible is neither echoed nor flushed away. */
 	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
 		return EXIT_FAIL;
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		tcsetattr(tty, TCSAFLUSH, &old);
+		return EXIT_FAIL;
+	}
 	for (;;) {
 		ssize_t n = read(tty, &c, 1);
 
@@ -290,6 +295,7 @@ cli_read_secret(const char *account, const CliSecretSource *src, secbuf *out)
 			"changed");
 		return EXIT_DATAERR;
 	}
+	cli_remote_input(out);
 	return 0;
 }
 
@@ -472,6 +478,40 @@ root_without_session(void)
 	return 1;
 }
 
+/* Can this process open the system store itself (root, or its owner)?
+ * If not, its admin commands go through the broker. */
+static gboolean
+store_is_ours(void)
+{
+	return geteuid() == 0 ||
+	       access(smtpcred_system_dir(), R_OK | W_OK | X_OK) == 0;
+}
+
+/* Run by the broker for an administrator (smtpcredd --admin-group): the
+ * records this command writes name the administrator, as the broker's
+ * own records name a client.  Only a process that may write the system
+ * audit log (root, the broker's user) gets this far, and either could
+ * write any record anyway: the variables add a name, not a power. */
+static void
+audit_peer_from_broker(void)
+{
+	const char *uid = getenv("SMTPCRED_PEER_UID");
+	const char *gid = getenv("SMTPCRED_PEER_GID");
+	const char *pid = getenv("SMTPCRED_PEER_PID");
+	const char *exe = getenv("SMTPCRED_PEER_EXE");
+	const char *unit = getenv("SMTPCRED_PEER_UNIT");
+	SmtpcredAuditPeer p = {0};
+
+	if (uid == NULL || gid == NULL || pid == NULL ||
+	    parse_uint(uid, 0, UINT32_MAX - 1, &p.uid) < 0 ||
+	    parse_uint(gid, 0, UINT32_MAX - 1, &p.gid) < 0 ||
+	    parse_uint(pid, 1, UINT32_MAX - 1, &p.pid) < 0)
+		return;
+	p.exe = exe != NULL && *exe != '\0' ? exe : NULL;
+	p.unit = unit != NULL && *unit != '\0' ? unit : NULL;
+	smtpcred_audit_set_peer(&p);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -493,7 +533,7 @@ static const struct {
 static void
 usage(FILE *f)
 {
-	fputs("Usage: smtpcred [--system|--user] [--timeout MS] "
+	fputs("Usage: smtpcred [--system|--user|--broker] [--timeout MS] "
 	      "[--allow-prompt] COMMAND [ARGS...]\n"
 	      "       smtpcred COMMAND --help\n\n"
 	      "SMTP credentials in the OS keyring, with rotation and an "
@@ -508,6 +548,11 @@ usage(FILE *f)
 	      "                   the default for root without a session "
 	      "bus\n"
 	      "  --user           the desktop keyring, also for root\n"
+	      "  --broker         the system store through the broker, as "
+	      "for a member\n"
+	      "                   of its admin group (implies --system; "
+	      "automatic when\n"
+	      "                   this user cannot open the store)\n"
 	      "  --timeout MS     keyring deadline in milliseconds (default "
 	      "5000)\n"
 	      "  --allow-prompt   let the keyring show an unlock prompt\n"
@@ -522,6 +567,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"allow-prompt", no_argument, NULL, 'P'},
+	    {"broker", no_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"system", no_argument, NULL, 'S'},
 	    {"timeout", required_argument, NULL, 't'},
@@ -531,6 +577,7 @@ main(int argc, char **argv)
 	};
 	g_autoptr(GError) error = NULL;
 	int scope = -1; /* 1 system, 0 user, -1 not said */
+	gboolean via_broker = FALSE;
 	unsigned ms;
 	int c;
 
@@ -539,6 +586,9 @@ main(int argc, char **argv)
 	/* '+': stop at the command; its own options are parsed there. */
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'B':
+			via_broker = TRUE;
+			break;
 		case 'P':
 			cli.allow_prompt = TRUE;
 			break;
@@ -572,8 +622,18 @@ main(int argc, char **argv)
 		return cli_usage(NULL, "no command given");
 	if (scope < 0)
 		scope = root_without_session();
+	if (via_broker && scope == 0)
+		return cli_usage(NULL, "--broker is for the system store, not "
+				       "--user");
+	if (via_broker)
+		scope = 1;
 	if (scope == 1 && !smtpcred_system_scope(NULL, &error))
 		return cli_fail(error);
+	if (scope == 1 && strcmp(argv[optind], "init") != 0 &&
+	    (via_broker || !store_is_ours()))
+		cli_remote_setup(argc - optind, argv + optind);
+	else if (scope == 1)
+		audit_peer_from_broker();
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			/* The command sees argv[0] = its own name. */

@@ -194,6 +194,25 @@ printf 'Subject: not allowed\n\nx\n' | ct runuser -u other -- /usr/sbin/sendmail
 rc=$?
 if [ "$rc" = 77 ]; then ok "a user the account does not allow is refused (77)"; else
 	notok "a user the account does not allow is refused (77)" "exit $rc: $(tail -1 "$out/other.log")"; fi
+# An administrator who is not root: the package's admin group, the
+# command run by the broker inside its sandbox (the key unsealed by
+# systemd, never by the admin).
+ct runuser -u other -- smtpcred --system list >"$out/adm0.log" 2>&1
+rc=$?
+ct usermod -a -G smtpcred-admin other
+printf '%s' "$CANARY" | ct runuser -u other -- smtpcred --system rotate alerts --verify \
+	--password-stdin >"$out/adm.log" 2>&1
+rc2=$?
+ct smtpcred show alerts >"$out/show.log" 2>&1
+if [ "$rc" = 77 ] && [ "$rc2" = 0 ] && grep -Eq '^ *v2 +current' "$out/show.log"; then
+	ok "a member of the package's smtpcred-admin group rotates (--verify) through the broker; before joining, 77"
+else
+	notok "a member of smtpcred-admin rotates through the broker" "before joining: exit $rc (wanted 77)" \
+		"rotate: exit $rc2: $(tail -2 "$out/adm.log")" "$(ct journalctl -u smtpcredd --no-pager -n 4 2>&1)"
+fi
+ct smtpcred audit --json >"$out/audit.json" 2>&1
+check "the rotation's records name the administrator; the chain verifies" \
+	sh -c "grep '\"account\":\"alerts\",\"version\":2' '$out/audit.json' | grep -q '\"peer_uid\":$(ct id -u other),' && nsenter -t $LEADER -a -- env -i PATH=/usr/bin:/bin smtpcred audit --verify"
 ct systemd-analyze security smtpcredd.service >"$out/security.log" 2>&1
 score=$(sed -n 's/.*Overall exposure level for smtpcredd.service: \([0-9.]*\).*/\1/p' "$out/security.log")
 if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
@@ -202,7 +221,7 @@ else
 	notok "systemd-analyze security: exposure at most 2.0" "got '${score:-?}'"
 fi
 if grep -rlaq "CANARY-s3cr3[t]" "$ROOT/var/log" "$ROOT/tmp" "$ROOT/root" "$ROOT/home" \
-	"$out/add.log" "$out/other.log" "$out/audit.json" 2>/dev/null ||
+	"$out/add.log" "$out/other.log" "$out/audit.json" "$out/adm.log" 2>/dev/null ||
 	ct journalctl --no-pager | grep -qa "CANARY-s3cr3[t]"; then
 	notok "the password is in no log, journal or file of the container"
 else

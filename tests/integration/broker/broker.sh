@@ -41,6 +41,7 @@ fi
 CANARY="CANARY-s3cr3t-broker-$$"
 CANARY_RE='CANARY-s3cr3[t]-broker-[0-9]*'
 BU=smtpcd$$ U1=smtpca$$ U2=smtpcb$$ U3=smtpcg$$ G=smtpcgrp$$
+U4=smtpce$$ AG=smtpcadm$$	# an administrator, and the broker's admin group
 T=$(mktemp -d "${TMPDIR:-/tmp}/smtpcred-broker.XXXXXX") || { echo "Bail out! cannot create a temporary directory"; exit 1; }
 chmod 711 "$T"
 BROKER_PID=
@@ -50,19 +51,21 @@ cleanup() {
 		[ -d "$s" ] && bash "$top/tests/servers/postfix.sh" stop "$s" >/dev/null 2>&1
 	done
 	[ -d "$T/slow" ] && bash "$top/tests/servers/hostile.sh" stop "$T/slow" >/dev/null 2>&1
-	for u in "$BU" "$U1" "$U2" "$U3"; do
+	for u in "$BU" "$U1" "$U2" "$U3" "$U4"; do
 		pkill -KILL -u "$u" 2>/dev/null
 		userdel "$u" >/dev/null 2>&1
 	done
 	groupdel "$G" >/dev/null 2>&1
+	groupdel "$AG" >/dev/null 2>&1
 	[ -n "${HOSTKEY:-}" ] && rm -rf "$HOSTKEY"
 	[ -n "${KEEP_TEST_FILES:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
 # The users: the broker's own (a system user), two clients, a third in
-# an allowed group.
-if ! { groupadd "$G" &&
+# an allowed group, a fourth in the broker's admin group.
+if ! { groupadd "$G" && groupadd "$AG" &&
+	useradd --no-create-home --shell /bin/sh -G "$AG" "$U4" &&
 	useradd --system --no-create-home --shell /usr/sbin/nologin "$BU" &&
 	useradd --no-create-home --shell /bin/sh "$U1" &&
 	useradd --no-create-home --shell /bin/sh "$U2" &&
@@ -125,7 +128,8 @@ start_broker() {
 	setpriv --reuid="$BU" --regid="$BU" --clear-groups -- env -i \
 		PATH=/usr/bin:/bin SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" \
 		SMTPCRED_AUDIT_LOG="$SMTPCRED_AUDIT_LOG" "${envs[@]}" "$SMTPCREDD" \
-		--socket "$SOCK" --default-account alerts "${args[@]}" \
+		--socket "$SOCK" --default-account alerts \
+		--admin-group "$AG" --admin-cli "$SMTPCRED" "${args[@]}" \
 		</dev/null >"$T/broker.log.new" 2>&1 &
 	BROKER_PID=$!
 	for _ in $(seq 50); do
@@ -163,11 +167,18 @@ if grep -rqa "CANARY-s3cr3[t]" "$T/state"; then fail "the password is in clear u
 find "$T/state/items" -name '*.item' ! -user "$BU" | grep -q . && fail "an item not owned by the broker's user"
 end
 
-begin "a user who is neither root nor the broker cannot read the system store (77, a clear reason)"
-expect 77 setpriv --reuid="$U1" --regid="$U1" --init-groups -- env -i PATH=/usr/bin:/bin \
-	SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_AUDIT_LOG="$T/u1-audit.log" \
-	"$SMTPCRED" --system list
-has "$T/out" 'the system store is for root and the broker'
+# as_admin USER CMD...: the admin CLI as USER, which cannot open the
+# store itself: its commands go to the broker.
+as_admin() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --init-groups -- env -i PATH=/usr/bin:/bin \
+		SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_BROKER_SOCKET="$SOCK" "$@"
+}
+
+begin "another user's admin command with no broker running: 69, naming the store and the socket"
+expect 69 as_admin "$U1" "$SMTPCRED" --system list
+has "$T/out" "uid $(id -u "$U1") cannot open the system store $T/state itself, and the broker smtpcredd is not answering at $SOCK"
 end
 
 begin "the broker starts in the foreground as its own user and says how the key is sealed"
@@ -287,6 +298,104 @@ sleep 0.5
 [ "$(delivered)" = "$n0" ] || fail "something was delivered"
 "$SMTPCRED" --system audit --json >"$T/audit.json" 2>&1
 grep '"event":"denied"' "$T/audit.json" | grep -q "\"peer_uid\":$(id -u "$U2")," || fail "no denied record naming uid $(id -u "$U2")"
+end
+
+# Administrators who are not root (issue 13): members of the broker's
+# admin group run smtpcred --system through the broker, which runs it as
+# its own user; the records name the administrator.
+begin "an admin-group member adds an account through the broker (password from a pipe); it sends at once"
+expect 0 as_admin "$U4" sh -c "\"$SMTPCRED\" --system add ops2 --host localhost --port $PORT --user alerts@test.example --mechs PLAIN --ca-file $T/pki/ca.crt --password-stdin --allow-user $U1 <'$T/pw-in'"
+has "$T/out" '^added ops2 version 1$'
+find "$T/state/items" -name '*.item' ! -user "$BU" | grep -q . && fail "an item not owned by the broker's user"
+settle
+n0=$(delivered)
+msg "added by an admin" | as "$U1" "$SMTPSEND" --account ops2 -f alerts@test.example ops@example.org >"$T/out" 2>&1 ||
+	fail "send with ops2: exit $?: $(tail -2 "$T/out")"
+wait_delivered $((n0 + 1)) || fail "not delivered"
+end
+
+begin "the records of an admin's command name the administrator (uid, gid, exe)"
+"$SMTPCRED" --system audit --json --account ops2 >"$T/audit.json" 2>&1
+grep -v '"event":"lease"\|"event":"auth-result"' "$T/audit.json" | grep -q . || fail "no record of the add"
+if grep -v '"event":"lease"\|"event":"auth-result"' "$T/audit.json" |
+	grep -v "\"peer_uid\":$(id -u "$U4"),\"peer_gid\":$(id -g "$U4"),.*\"peer_exe\":\"[^\"]*smtpcred[^\"]*\"" | grep -q .; then
+	fail "a record of the add does not name uid $(id -u "$U4") and its smtpcred"
+	grep -v '"event":"lease"\|"event":"auth-result"' "$T/audit.json" | head -3 | sed 's/^/#   /'
+fi
+end
+
+begin "list, show and audit through the broker print what root's own run prints"
+for cmd in "list" "show ops2" "audit --account ops2 --json"; do
+	# shellcheck disable=SC2086  # the command's words
+	"$SMTPCRED" --system $cmd >"$T/root.out" 2>&1
+	# shellcheck disable=SC2086
+	as_admin "$U4" "$SMTPCRED" --system $cmd >"$T/adm.out" 2>&1 || fail "$cmd: exit $?"
+	cmp -s "$T/root.out" "$T/adm.out" || { fail "$cmd differs:"; diff "$T/root.out" "$T/adm.out" | head -5 | sed 's/^/#   /'; }
+done
+end
+
+begin "rotate --verify through the broker, the password on a file descriptor: verified against Postfix, current"
+expect 0 as_admin "$U4" sh -c "\"$SMTPCRED\" --system rotate ops2 --verify --password-fd 3 3<'$T/pw-in'"
+"$SMTPCRED" --system show ops2 >"$T/show.out" 2>&1
+grep -Eq '^ *v2 +current' "$T/show.out" || { fail "version 2 is not current"; sed 's/^/#   /' "$T/show.out" | tail -5; }
+end
+
+begin "rollback, allow and remove --yes through the broker"
+expect 0 as_admin "$U4" "$SMTPCRED" --system rollback ops2
+has "$T/out" 'rolled back ops2: version 1 is current again'
+expect 0 as_admin "$U4" "$SMTPCRED" --system allow ops2 --users "$U2"
+has "$T/out" "^users +$U2$"
+expect 0 as_admin "$U4" "$SMTPCRED" --system remove ops2 --yes
+has "$T/out" '^removed ops2'
+expect 1 "$SMTPCRED" --system show ops2
+end
+
+begin "on a terminal: the password asked twice with no echo, remove asks first (no: kept; yes: removed)"
+printf '%s\n%s\n' "$CANARY" "$CANARY" >"$T/answers-pw"
+printf 'n\n' >"$T/answers-n"
+printf 'y\n' >"$T/answers-y"
+chmod 644 "$T/answers-pw" "$T/answers-n" "$T/answers-y"
+printf 'answers-pw\tthe password typed on the test terminal\n' >>"$T/.canary-exempt"
+expect 0 $PY "$here/pty-run.py" "$T/answers-pw" setpriv --reuid="$U4" --regid="$U4" --init-groups -- env -i \
+	PATH=/usr/bin:/bin SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_BROKER_SOCKET="$SOCK" \
+	"$SMTPCRED" --system add ops3 --host localhost --port "$PORT" --user alerts@test.example --ca-file "$T/pki/ca.crt"
+has "$T/out" '^Password for ops3: '
+has "$T/out" '^added ops3 version 1'
+if grep -qa "CANARY-s3cr3[t]" "$T/out"; then fail "the password was echoed on the terminal"; fi
+expect 1 $PY "$here/pty-run.py" "$T/answers-n" setpriv --reuid="$U4" --regid="$U4" --init-groups -- env -i \
+	PATH=/usr/bin:/bin SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_BROKER_SOCKET="$SOCK" \
+	"$SMTPCRED" --system remove ops3
+has "$T/out" 'Remove ops3 and all its stored versions\? \[y/N\]'
+has "$T/out" 'not removed'
+expect 0 "$SMTPCRED" --system show ops3
+expect 0 $PY "$here/pty-run.py" "$T/answers-y" setpriv --reuid="$U4" --regid="$U4" --init-groups -- env -i \
+	PATH=/usr/bin:/bin SMTPCRED_SYSTEM_DIR="$SMTPCRED_SYSTEM_DIR" SMTPCRED_BROKER_SOCKET="$SOCK" \
+	"$SMTPCRED" --system remove ops3
+has "$T/out" '^removed ops3'
+expect 1 "$SMTPCRED" --system show ops3
+end
+
+begin "a user not in the admin group: 77, a clear message, audited with its uid, nothing changed"
+before=$(find "$T/state/items" -type f | sort | xargs sha256sum)
+expect 77 as_admin "$U2" "$SMTPCRED" --system remove alerts --yes
+has "$T/out" "uid $(id -u "$U2") may not administer the system store: only root and members of group $AG may"
+[ "$(find "$T/state/items" -type f | sort | xargs sha256sum)" = "$before" ] || fail "the store changed"
+"$SMTPCRED" --system audit --json | grep '"event":"admin"' | grep '"outcome":"denied"' |
+	grep -q "\"peer_uid\":$(id -u "$U2")," || fail "no denied admin record naming uid $(id -u "$U2")"
+end
+
+begin "init never goes through the broker; the broker runs no command outside its list (64)"
+expect 77 as_admin "$U4" "$SMTPCRED" --system init
+$PY - "$SOCK" >"$T/out" 2>&1 <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+p = b"version=1\nop=admin\narg=init\n"
+s.sendall(b"R" + struct.pack(">I", len(p)) + p)
+h = s.recv(5); body = s.recv(struct.unpack(">I", h[1:])[0])
+print(h[:1].decode(), body.decode())
+PY
+has "$T/out" "^S exit=64"
+has "$T/out" "'init' is not a command the broker runs"
 end
 
 begin "every lease names the client it was for (uid, gid, pid, exe); the chain verifies"
