@@ -11,8 +11,8 @@
  * client), sends, and returns the per-recipient results.  The client
  * never sees the password.
  *
- * One thread per connection, at most --max-clients at once (the next
- * wait in the listen queue); every read and write has a deadline; a bad
+ * One thread per connection, at most --max-clients served at once and at
+ * most --max-per-user of them for one uid (the next wait their turn); every read and write has a deadline; a bad
  * request is answered and closed, and the broker goes on serving others.
  */
 #include "config.h"
@@ -72,6 +72,7 @@ static struct {
 	const char *admin_group;
 	const char *admin_cli;
 	unsigned max_clients;
+	unsigned max_per_user; /* 0: 3/4 of max_clients */
 	uint64_t max_size;
 	char spool[4096];
 } opt = {
@@ -84,7 +85,9 @@ static struct {
 
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t active_cond = PTHREAD_COND_INITIALIZER;
-static unsigned active;
+static unsigned active;	    /* connection threads */
+static unsigned serving;    /* of them, served now (max_clients) */
+static GHashTable *per_uid; /* uid -> served now (max_per_user) */
 static volatile sig_atomic_t stopping;
 static int stop_pipe[2] = {-1, -1};
 
@@ -620,7 +623,7 @@ answer_ping(Conn *c)
 	unsigned n;
 
 	pthread_mutex_lock(&active_lock);
-	n = active;
+	n = serving;
 	pthread_mutex_unlock(&active_lock);
 	wire_kv_init(&kv, out, sizeof(out));
 	wire_kv_add(&kv, "code", "0");
@@ -925,11 +928,6 @@ serve(Conn *c)
 	size_t len;
 	int type, r, spool;
 
-	if (read_peer(c->fd, &c->peer) < 0) {
-		say("cannot read the client's credentials: %s",
-		    ERRSTR(errno));
-		return;
-	}
 	ap = (SmtpcredAuditPeer){.uid = c->peer.cred.uid,
 				 .gid = c->peer.cred.gid,
 				 .pid = (guint)c->peer.cred.pid,
@@ -1018,12 +1016,77 @@ serve(Conn *c)
 	close(spool);
 }
 
+/* Wait for a slot: fewer than --max-clients served, and fewer than
+ * --max-per-user for this uid (root: no per-user bound), so that one
+ * user's clients, however many or slow, leave slots for everyone else.
+ * false when the wait outlasted a client's own patience or the broker is
+ * stopping. */
+static bool
+take_slot(uid_t uid)
+{
+	int64_t until = wire_now_ms() + DATA_TIMEOUT_MS;
+	gpointer key = GUINT_TO_POINTER((guint)uid);
+	unsigned mine;
+
+	pthread_mutex_lock(&active_lock);
+	for (;;) {
+		mine = GPOINTER_TO_UINT(g_hash_table_lookup(per_uid, key));
+		if (serving < opt.max_clients &&
+		    (uid == 0 || mine < opt.max_per_user))
+			break;
+		if (stopping || wire_now_ms() > until) {
+			pthread_mutex_unlock(&active_lock);
+			return false;
+		}
+		{
+			struct timespec soon;
+
+			clock_gettime(CLOCK_REALTIME, &soon);
+			soon.tv_sec += 1;
+			pthread_cond_timedwait(&active_cond, &active_lock,
+					       &soon);
+		}
+	}
+	serving++;
+	g_hash_table_insert(per_uid, key, GUINT_TO_POINTER(mine + 1));
+	pthread_mutex_unlock(&active_lock);
+	return true;
+}
+
+static void
+give_slot(uid_t uid)
+{
+	gpointer key = GUINT_TO_POINTER((guint)uid);
+	unsigned mine;
+
+	pthread_mutex_lock(&active_lock);
+	serving--;
+	mine = GPOINTER_TO_UINT(g_hash_table_lookup(per_uid, key));
+	if (mine <= 1)
+		g_hash_table_remove(per_uid, key);
+	else
+		g_hash_table_insert(per_uid, key, GUINT_TO_POINTER(mine - 1));
+	pthread_cond_broadcast(&active_cond);
+	pthread_mutex_unlock(&active_lock);
+}
+
+static void busy(int fd);
+
 static void *
 conn_thread(void *arg)
 {
 	Conn *c = arg;
 
-	serve(c);
+	if (read_peer(c->fd, &c->peer) < 0) {
+		say("cannot read the client's credentials: %s",
+		    ERRSTR(errno));
+	} else if (!take_slot(c->peer.cred.uid)) {
+		busy(c->fd);
+		c->fd = -1;
+	} else {
+		serve(c);
+		give_slot(c->peer.cred.uid);
+	}
 	smtpcred_audit_set_peer(NULL);
 	conn_free(c);
 	pthread_mutex_lock(&active_lock);
@@ -1131,11 +1194,12 @@ serve_forever(int lfd)
 			break;
 		if (!(p[0].revents & POLLIN))
 			continue;
-		/* All threads busy: the next clients wait in the listen
+		/* Clients beyond the slots wait for one in their thread
+		 * (take_slot), and beyond four times as many in the listen
 		 * queue (their own deadlines bound the wait) rather than
 		 * being turned away: a cron job does not retry. */
 		pthread_mutex_lock(&active_lock);
-		while (active >= opt.max_clients && !stopping) {
+		while (active >= opt.max_clients * 5 && !stopping) {
 			struct timespec soon;
 
 			clock_gettime(CLOCK_REALTIME, &soon);
@@ -1207,6 +1271,10 @@ usage(FILE *f)
 	      "                         else " SMTPCRED_SYSTEM_DIR_DEFAULT ")\n"
 	      "  --max-clients N        sends at once (default 32); more "
 	      "wait their turn\n"
+	      "  --max-per-user N       of them for one user (default 3/4 "
+	      "of --max-clients;\n"
+	      "                         root is bound only by "
+	      "--max-clients)\n"
 	      "  --max-size BYTES       largest message (default 52428800)\n"
 	      "  --default-account NAME the account a client's \"default\" "
 	      "means\n"
@@ -1231,6 +1299,7 @@ main(int argc, char **argv)
 	    {"default-account", required_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-clients", required_argument, NULL, 'c'},
+	    {"max-per-user", required_argument, NULL, 'u'},
 	    {"max-size", required_argument, NULL, 'm'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"state-dir", required_argument, NULL, 'd'},
@@ -1260,6 +1329,13 @@ main(int argc, char **argv)
 				return 64;
 			}
 			opt.max_clients = u;
+			break;
+		case 'u':
+			if (parse_uint(optarg, 1, 4096, &u) < 0) {
+				say("--max-per-user: 1-4096");
+				return 64;
+			}
+			opt.max_per_user = u;
 			break;
 		case 'C':
 			if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX) {
@@ -1300,6 +1376,11 @@ main(int argc, char **argv)
 		say("unexpected argument (try --help)");
 		return 64;
 	}
+	if (opt.max_per_user == 0)
+		opt.max_per_user = MAX(1u, opt.max_clients * 3 / 4);
+	if (opt.max_per_user > opt.max_clients)
+		opt.max_per_user = opt.max_clients;
+	per_uid = g_hash_table_new(g_direct_hash, g_direct_equal);
 	/* No core files, no ptrace by the broker's own user. */
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -473,7 +473,7 @@ stop_broker
 start_broker || fail "restart"
 end
 
-begin "50 clients at once (32 at a time): every message delivered, no record lost, the chain verifies"
+begin "50 clients of one user at once (24 at a time): every message delivered, no record lost, the chain verifies"
 settle
 n0=$(delivered)
 l0=$(grep -c '"event":"lease"' <("$SMTPCRED" --system audit --json))
@@ -495,6 +495,40 @@ settle
 l1=$(grep -c '"event":"lease"' <("$SMTPCRED" --system audit --json))
 [ $((l1 - l0)) = "$ok" ] || fail "$((l1 - l0)) lease records for $ok sends"
 expect 0 "$SMTPCRED" --system audit --verify
+end
+
+begin "one user's silent connections hold at most --max-per-user slots: another user is served at once"
+stop_broker
+start_broker -- --max-clients 4 --max-per-user 2 || fail "the broker did not restart: $(tail -2 "$T/broker.log")"
+# U2 opens four connections and says nothing: each would hold a slot
+# until the broker's 30 s request deadline.
+as "$U2" $PY -c '
+import socket, sys, time
+held = []
+for _ in range(4):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+print("held", flush=True)
+time.sleep(40)
+' "$SOCK" >"$T/hold.out" 2>&1 &
+HOLD=$!
+for _ in $(seq 50); do grep -q held "$T/hold.out" && break; sleep 0.1; done
+sleep 0.5
+settle
+n0=$(delivered)
+t0=$(date +%s%N)
+msg "fair share" | as "$U1" "$SMTPSEND" -f alerts@test.example ops@example.org >"$T/out" 2>&1 || fail "exit $?: $(tail -2 "$T/out")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "# served after ${ms} ms beside 4 silent connections of another user"
+# Without the per-user bound it waits for the 30 s deadline of the first
+# silent connection.
+[ "$ms" -lt 15000 ] || fail "waited ${ms} ms behind another user's silent connections"
+wait_delivered $((n0 + 1)) || fail "not delivered"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+stop_broker
+start_broker || fail "the broker did not restart"
 end
 
 begin "the broker killed mid-send: the client gets a temporary error (75), nothing reported sent"
