@@ -199,7 +199,10 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	g_mutex_unlock(&spare_lock);
 	if (x == NULL && !new_keypair(&x, &y, p, ctx))
 		goto oom;
-	n_pub = BN_bn2bin(y, pub);
+	/* Padded to the prime's length: kwalletd refuses a key of any other
+	 * size ("Client public key size is invalid"), which unpadded would
+	 * be one exchange in 256; gnome-keyring and KeePassXC take both. */
+	n_pub = BN_bn2binpad(y, pub, PRIME_LEN);
 	reply = kr_service_call(
 	    store, "OpenSession",
 	    g_variant_new("(sv)", ALGORITHM,
@@ -212,6 +215,12 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	if (!g_variant_is_of_type(output, G_VARIANT_TYPE_BYTESTRING))
 		goto bad;
 	theirs = g_variant_get_fixed_array(output, &n_theirs, 1);
+	/* kwalletd sometimes sends 129 bytes, a 0x00 first (QCA's signed
+	 * big-endian form): leading zero bytes say nothing of the value. */
+	while (n_theirs > 1 && theirs[0] == 0) {
+		theirs++;
+		n_theirs--;
+	}
 	peer = BN_bin2bn(theirs, (int)MIN(n_theirs, (gsize)PRIME_LEN + 1),
 			 NULL);
 	/* 1 < peer < p - 1, or the shared value is trivial. */
