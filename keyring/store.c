@@ -1137,22 +1137,37 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 			    g_strdup("org.freedesktop.Secret.Item.Attributes"),
 			    g_variant_ref_sink(g_variant_builder_end(&b)));
 
-	if (need_service(store, deadline, error) == NULL)
-		return FALSE;
 	/* secret_value_new() copies into libsecret's non-pageable memory. */
 	value = secret_value_new(secret != NULL ? secret : "", (gssize)len,
 				 "text/plain");
-	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_create_item_dbus_path(
-		     store->service, coll, props, value,
-		     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done, &res));
-	path = secret_service_create_item_dbus_path_finish(store->service, res,
-							   &local);
-	if (path == NULL) {
-		map_error(store, local, "create item", error);
-		return FALSE;
+	for (int attempt = 0;; attempt++) {
+		if (need_service(store, deadline, error) == NULL)
+			return FALSE;
+		KR_ASYNC(store, cancel, deadline, res,
+			 secret_service_create_item_dbus_path(
+			     store->service, coll, props, value,
+			     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done,
+			     &res));
+		path = secret_service_create_item_dbus_path_finish(
+		    store->service, res, &local);
+		if (path != NULL)
+			return TRUE;
+		/* kwalletd 5.103 now and then drops libsecret's transfer
+		 * session ("Can't find session ...", seen right after the
+		 * daemon restarted); nothing was created.  Once: a fresh
+		 * connection with a fresh session. */
+		if (attempt > 0 || local == NULL ||
+		    strstr(local->message, "find session") == NULL)
+			break;
+		g_clear_error(&local);
+		g_clear_object(&res);
+		g_clear_object(&store->service);
+		secret_service_disconnect();
+		g_object_unref(cancel);
+		cancel = g_cancellable_new();
 	}
-	return TRUE;
+	map_error(store, local, "create item", error);
+	return FALSE;
 }
 
 /* The item's libsecret proxy, made on first need (changes only). */
