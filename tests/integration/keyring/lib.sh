@@ -492,8 +492,10 @@ account_items() { # NAME FILE
 # times.  (smtpcred itself avoids both: keyring/session.c, store.c.)
 ss_lookup() { # ATTR VALUE [ATTR VALUE...]
 	local v
-	if v=$(secret-tool lookup "$@" 2>/dev/null) && [ -n "$v" ]; then
-		printf '%s' "$v"
+	# the x keeps trailing newlines of the secret ($(...) drops them)
+	v=$(secret-tool lookup "$@" 2>/dev/null && printf x)
+	if [ -n "${v%x}" ]; then
+		printf '%s' "${v%x}"
 		return 0
 	fi
 	secret-tool lookup "$@" 2>/dev/null
