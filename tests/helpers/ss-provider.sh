@@ -106,6 +106,14 @@ kpxc_write_ini() {
 	# [General] SingleInstance=false: a second keepassxc would hand its
 	#   arguments to a running one (socket in XDG_RUNTIME_DIR) and exit.
 	#   Remember*/OpenPrevious*=false: open only the file we name.
+	#   AutoSaveAfterEveryChange=false (unless WK_KPXC_AUTOSAVE=true):
+	#     2.7.4 saves in a background thread after every change and
+	#     crashes (SIGSEGV in the pooled thread, QUuid::toRfc4122) when
+	#     the next change arrives during that save, which a rotation's
+	#     several changes in a row do; with it off (changes saved on
+	#     appExit) no run crashed.  cli-keyring-killed needs the file
+	#     written before it kills the daemon and turns it on
+	#     (docs/threat-model.md T1c).
 	# [GUI] CheckForUpdates=false: no network, no first-start question.
 	# [Security] LockDatabaseIdle/ScreenLock=false: nothing relocks the
 	#   database behind the test's back.
@@ -116,13 +124,15 @@ kpxc_write_ini() {
 	#   ConfirmDeleteItem=false: else Item.Delete's prompt asks a human.
 	#   UnlockBeforeSearch=false: else SearchItems on a locked database
 	#     opens the unlock dialog and the call times out after 25 s.
-	cat >"$XDG_CONFIG_HOME/keepassxc/keepassxc.ini" <<'EOF'
+	cat >"$XDG_CONFIG_HOME/keepassxc/keepassxc.ini" <<EOF
 [General]
 ConfigVersion=2
 SingleInstance=false
 RememberLastDatabases=false
 RememberLastKeyFiles=false
 OpenPreviousDatabasesOnStartup=false
+AutoSaveAfterEveryChange=${WK_KPXC_AUTOSAVE:-false}
+AutoSaveOnExit=true
 
 [GUI]
 CheckForUpdates=false
