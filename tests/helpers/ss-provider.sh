@@ -106,13 +106,12 @@ kpxc_write_ini() {
 	# [General] SingleInstance=false: a second keepassxc would hand its
 	#   arguments to a running one (socket in XDG_RUNTIME_DIR) and exit.
 	#   Remember*/OpenPrevious*=false: open only the file we name.
-	#   AutoSaveAfterEveryChange=false (unless WK_KPXC_AUTOSAVE=true):
-	#     2.7.4 saves in a background thread after every change and
-	#     crashes (SIGSEGV in the pooled thread, QUuid::toRfc4122) when
-	#     the next change arrives during that save, which a rotation's
-	#     several changes in a row do; with it off (changes saved on
-	#     appExit) no run crashed.  cli-keyring-killed needs the file
-	#     written before it kills the daemon and turns it on
+	#   AutoSaveAfterEveryChange=false: 2.7.4 saves in a background
+	#     thread after every change and crashes (SIGSEGV in the pooled
+	#     thread, QUuid::toRfc4122) when the next change arrives during
+	#     that save, which a rotation's several changes in a row do; with
+	#     it off no run crashed.  AutoSaveOnExit=true: appExit, and
+	#     locking the database (kpxc_settle), save without asking
 	#     (docs/threat-model.md T1c).
 	# [GUI] CheckForUpdates=false: no network, no first-start question.
 	# [Security] LockDatabaseIdle/ScreenLock=false: nothing relocks the
@@ -124,14 +123,14 @@ kpxc_write_ini() {
 	#   ConfirmDeleteItem=false: else Item.Delete's prompt asks a human.
 	#   UnlockBeforeSearch=false: else SearchItems on a locked database
 	#     opens the unlock dialog and the call times out after 25 s.
-	cat >"$XDG_CONFIG_HOME/keepassxc/keepassxc.ini" <<EOF
+	cat >"$XDG_CONFIG_HOME/keepassxc/keepassxc.ini" <<'EOF'
 [General]
 ConfigVersion=2
 SingleInstance=false
 RememberLastDatabases=false
 RememberLastKeyFiles=false
 OpenPreviousDatabasesOnStartup=false
-AutoSaveAfterEveryChange=${WK_KPXC_AUTOSAVE:-false}
+AutoSaveAfterEveryChange=false
 AutoSaveOnExit=true
 
 [GUI]
@@ -173,22 +172,14 @@ kpxc_stop() {
 	kill -KILL "$pid" 2>/dev/null
 }
 
-# KeePassXC answers CreateItem/SetAttributes/Delete first and saves the
-# .kdbx (auto-save after every change, a full re-encryption with the KDF)
-# about 0.3 s later: a SIGKILL in between loses the change.  Settled =
-# the file has not changed for 0.6 s (5 s at most).
+# With auto-save off (kpxc_write_ini) KeePassXC writes the .kdbx only on
+# appExit or when the database is locked.  Settled = locked through its
+# own lockAllDatabases (which saves, no dialog with AutoSaveOnExit) and
+# unlocked again without a prompt (keyring-ctl.py).
 kpxc_settle() {
-	local last='' now _ same=0
-	for _ in $(seq 50); do
-		now=$(stat -c %Y.%y "$WK_KPXC_DB" 2>/dev/null)
-		if [ "$now" = "$last" ]; then
-			same=$((same + 1))
-			[ "$same" -ge 6 ] && return 0
-		else
-			same=0 last=$now
-		fi
-		sleep 0.1
-	done
+	timeout 10 busctl --user call org.keepassxc.KeePassXC.MainWindow /keepassxc \
+		org.keepassxc.KeePassXC.MainWindow lockAllDatabases >/dev/null 2>&1
+	$KEYRING_CTL unlock
 }
 
 # ---- KWallet 5 (kwalletd5) --------------------------------------------------
