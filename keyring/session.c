@@ -174,7 +174,8 @@ kr_session_warm(void)
 }
 
 static Session *
-session_open(SmtpcredStore *store, gint64 deadline, GError **error)
+session_open(SmtpcredStore *store, gint64 deadline, gboolean *again,
+	     GError **error)
 {
 	BN_CTX *ctx = BN_CTX_secure_new();
 	BIGNUM *p = BN_get_rfc2409_prime_1024(NULL);
@@ -199,7 +200,10 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	g_mutex_unlock(&spare_lock);
 	if (x == NULL && !new_keypair(&x, &y, p, ctx))
 		goto oom;
-	n_pub = BN_bn2bin(y, pub);
+	/* Padded to the prime's length: kwalletd refuses a key of any other
+	 * size ("Client public key size is invalid"), which unpadded would
+	 * be one exchange in 256; gnome-keyring and KeePassXC take both. */
+	n_pub = BN_bn2binpad(y, pub, PRIME_LEN);
 	reply = kr_service_call(
 	    store, "OpenSession",
 	    g_variant_new("(sv)", ALGORITHM,
@@ -212,6 +216,12 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	if (!g_variant_is_of_type(output, G_VARIANT_TYPE_BYTESTRING))
 		goto bad;
 	theirs = g_variant_get_fixed_array(output, &n_theirs, 1);
+	/* kwalletd sometimes sends 129 bytes, a 0x00 first (QCA's signed
+	 * big-endian form): leading zero bytes say nothing of the value. */
+	while (n_theirs > 1 && theirs[0] == 0) {
+		theirs++;
+		n_theirs--;
+	}
 	peer = BN_bin2bn(theirs, (int)MIN(n_theirs, (gsize)PRIME_LEN + 1),
 			 NULL);
 	/* 1 < peer < p - 1, or the shared value is trivial. */
@@ -221,6 +231,23 @@ session_open(SmtpcredStore *store, gint64 deadline, GError **error)
 	if (!BN_mod_exp_mont_consttime(z, peer, x, p, ctx, NULL) ||
 	    BN_bn2binpad(z, shared, PRIME_LEN) != (int)PRIME_LEN)
 		goto oom;
+	/* The specification pads the shared value to 128 bytes before the
+	 * HKDF; kwalletd (QCA) feeds it without its leading zero bytes, so
+	 * when there are some (one exchange in 256) the two keys differ and
+	 * no secret would decrypt.  Such an exchange is dropped and another
+	 * made, with a fresh keypair: it does not matter which form the
+	 * service uses. */
+	if (shared[0] == 0) {
+		g_autoptr(GVariant) closed = g_dbus_connection_call_sync(
+		    store->bus, store->dest, path,
+		    "org.freedesktop.Secret.Session", "Close", NULL, NULL,
+		    G_DBUS_CALL_FLAGS_NONE,
+		    (int)MAX((deadline - g_get_monotonic_time()) / 1000, 1),
+		    NULL, NULL);
+
+		*again = TRUE;
+		goto out;
+	}
 	s = g_new0(Session, 1);
 	if (!derive_key(shared, PRIME_LEN, &s->key)) {
 		session_free(g_steal_pointer(&s));
@@ -260,8 +287,17 @@ kr_session_path(SmtpcredStore *store, gint64 deadline, GError **error)
 	g_mutex_lock(&session_lock);
 	if (session != NULL && g_strcmp0(session->dest, store->dest) != 0)
 		g_clear_pointer(&session, session_free);
-	if (session == NULL)
-		session = session_open(store, deadline, error);
+	for (int i = 0; session == NULL && i < 4; i++) {
+		gboolean again = FALSE;
+
+		session = session_open(store, deadline, &again, error);
+		if (!again)
+			break;
+	}
+	if (session == NULL && error != NULL && *error == NULL)
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "the key exchange with the Secret Service gave a "
+			    "shared value with leading zero bytes four times");
 	s = session;
 	if (s != NULL)
 		path = g_strdup(s->path);

@@ -9,9 +9,12 @@
  * never pass SECRET_SEARCH_UNLOCK, so nothing prompts unless the caller
  * opened the store with SMTPCRED_STORE_ALLOW_PROMPT.
  *
- * "Locked" is never reported as "not found": item attributes are readable
- * in a locked collection, so absence is real absence, and every write first
- * checks that the default collection is unlocked.
+ * "Locked" is never reported as "not found", and every write first checks
+ * that the default collection is unlocked.  gnome-keyring and KWallet
+ * list the items of a locked collection (as locked), but KeePassXC knows
+ * no item of a locked database: its search answers nothing at all.  So
+ * an empty search is absence only when the default collection says it is
+ * unlocked (kr_load).
  */
 #include "config.h"
 
@@ -239,6 +242,50 @@ service_owner(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
 	return g_strdup(unique);
 }
 
+#define IMPL_KEY "smtpcred-service-impl" /* on the bus: program name */
+
+/* Which program serves the Secret Service: the base name of the
+ * executable of the process that owns UNIQUE ("gnome-keyring-daemon",
+ * "keepassxc", "kwalletd5"), or "unknown".  The specification has no
+ * property for it; the bus daemon knows the owner's PID. */
+static char *
+service_impl(SmtpcredStore *store, GDBusConnection *bus, const char *unique,
+	     gint64 deadline)
+{
+	g_autoptr(GVariant) reply = NULL;
+	g_autofree char *link = NULL;
+	g_autofree char *exe = NULL;
+	char *deleted;
+	guint32 pid = 0;
+
+	reply = bus_call(store, bus, "GetConnectionUnixProcessID",
+			 g_variant_new("(s)", unique), "(u)", deadline, NULL);
+	if (reply == NULL)
+		return g_strdup("unknown");
+	g_variant_get(reply, "(u)", &pid);
+	link = g_strdup_printf("/proc/%u/exe", pid);
+	exe = g_file_read_link(link, NULL);
+	if (exe == NULL)
+		return g_strdup("unknown");
+	/* an executable replaced by an upgrade reads "... (deleted)" */
+	deleted = g_strrstr(exe, " (deleted)");
+	if (deleted != NULL)
+		*deleted = '\0';
+	return g_path_get_basename(exe);
+}
+
+/* Does this implementation announce every change it makes, before it
+ * answers the call that made it?  gnome-keyring does.  KeePassXC 2.7 and
+ * KWallet 5 send no signal at all when an item's attributes are set
+ * (measured: tests/helpers/secret-service/README.md), so a count of
+ * signals that has not moved proves nothing there; nor with a program we
+ * do not know. */
+static gboolean
+impl_announces_changes(const char *impl)
+{
+	return g_strcmp0(impl, "gnome-keyring-daemon") == 0;
+}
+
 /* ---- watching the keyring for changes ---------------------------------
  *
  * The Secret Service announces every change it makes (Collection
@@ -416,6 +463,7 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	if (store->dest == NULL) {
 		g_autoptr(GCancellable) wcancel = NULL;
 		g_autoptr(GAsyncResult) wres = NULL;
+		g_autofree char *impl = NULL;
 
 		if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) == NULL) {
 			wcancel = g_cancellable_new();
@@ -426,6 +474,14 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 		watch_finish(store, bus, wcancel, deadline, &wres);
 		if (store->dest == NULL)
 			return NULL;
+		impl = service_impl(store, bus, store->dest, deadline);
+		/* Signals are counted all the same, but without the promise
+		 * that every change is announced the count is not trusted:
+		 * every lease reads the items again (lease.c). */
+		if (!impl_announces_changes(impl))
+			g_object_set_data(G_OBJECT(bus), WATCH_KEY, NULL);
+		g_object_set_data_full(G_OBJECT(bus), IMPL_KEY,
+				       g_steal_pointer(&impl), g_free);
 		g_object_set_data_full(G_OBJECT(bus), OWNER_KEY,
 				       g_strdup(store->dest), g_free);
 		/* Another daemon (or the first): nothing read before
@@ -457,13 +513,26 @@ need_service(SmtpcredStore *store, gint64 deadline, GError **error)
 
 	if (store->service != NULL)
 		return store->service;
-	cancel = g_cancellable_new();
-	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_get(store->session
-					? SECRET_SERVICE_OPEN_SESSION
-					: SECRET_SERVICE_NONE,
-				    cancel, kr_on_done, &res));
-	store->service = secret_service_get_finish(res, &local);
+	/* Twice at most: libsecret sends its DH public key unpadded, and
+	 * kwalletd refuses one that is not 128 bytes (InvalidArgs "Client
+	 * public key size is invalid"), one exchange in 256; a fresh key
+	 * is full size 255 times in 256. */
+	for (int attempt = 0; attempt < 2 && store->service == NULL;
+	     attempt++) {
+		g_clear_error(&local);
+		g_clear_object(&res);
+		g_clear_object(&cancel);
+		cancel = g_cancellable_new();
+		KR_ASYNC(store, cancel, deadline, res,
+			 secret_service_get(
+			     store->session ? SECRET_SERVICE_OPEN_SESSION
+					    : SECRET_SERVICE_NONE,
+			     cancel, kr_on_done, &res));
+		store->service = secret_service_get_finish(res, &local);
+		if (!g_error_matches(local, G_DBUS_ERROR,
+				     G_DBUS_ERROR_INVALID_ARGS))
+			break;
+	}
 	if (store->service == NULL) {
 		map_error(store, local, "connect", error);
 		if (error != NULL && *error != NULL &&
@@ -567,6 +636,43 @@ smtpcred_store_is_locked(SmtpcredStore *store, gboolean *locked,
 		return FALSE;
 	return read_locked(store, path, "org.freedesktop.Secret.Collection",
 			   deadline, locked, error);
+}
+
+gboolean
+smtpcred_store_service_info(SmtpcredStore *store, char **name,
+			    char **version, GError **error)
+{
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+	const char *impl;
+
+	*name = NULL;
+	*version = NULL;
+	if (store->files || store->bus == NULL) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "not a Secret Service store");
+		return FALSE;
+	}
+	impl = g_object_get_data(G_OBJECT(store->bus), IMPL_KEY);
+	/* kwalletd5 (a KDBusService) says its version on the bus; the
+	 * other two have no such call, and running their program to ask
+	 * is not done from a library. */
+	reply = call(store, store->bus, store->dest, "/MainApplication",
+		     "org.freedesktop.DBus.Properties", "Get",
+		     g_variant_new("(ss)", "org.qtproject.Qt.QCoreApplication",
+				   "applicationVersion"),
+		     "(v)", kr_deadline(store), "read version", NULL);
+	if (reply != NULL) {
+		g_variant_get(reply, "(v)", &value);
+		if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) &&
+		    *g_variant_get_string(value, NULL) != '\0')
+			/* another program's text: bounded here, escaped
+			 * by whoever prints it */
+			*version = g_strndup(
+			    g_variant_get_string(value, NULL), 64);
+	}
+	*name = g_strdup(impl != NULL ? impl : "unknown");
+	return TRUE;
 }
 
 gboolean
@@ -697,6 +803,21 @@ on_props(GObject *src, GAsyncResult *res, gpointer data)
 
 static SecretValue *decode_secret(GVariant *reply, GError **error);
 
+/* Is NAME an attribute of our schema?  Providers add their own to every
+ * item (KeePassXC: Title, UserName, URL, Notes, Path, Uuid; all of them:
+ * xdg:schema); those are not ours, and writing them back through our
+ * schema would make libsecret refuse the whole update. */
+static gboolean
+in_schema(const char *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(kr_schema.attributes) &&
+			  kr_schema.attributes[i].name != NULL;
+	     i++)
+		if (strcmp(kr_schema.attributes[i].name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 static gint item_reads;
 
 guint
@@ -809,8 +930,10 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 			it->locked = TRUE;
 		if (attrs != NULL) {
 			g_variant_iter_init(&iter, attrs);
+			/* An empty value is a removed attribute (see
+			 * kr_item_set_attrs). */
 			while (g_variant_iter_next(&iter, "{&s&s}", &k, &v))
-				if (strcmp(k, "xdg:schema") != 0)
+				if (in_schema(k) && *v != '\0')
 					g_hash_table_insert(it->attrs,
 							    g_strdup(k),
 							    g_strdup(v));
@@ -818,6 +941,70 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 		g_ptr_array_add(out, g_steal_pointer(&it));
 	}
 	return ok;
+}
+
+/* The number of items the collection at PATH lists now. */
+static gboolean
+count_items(SmtpcredStore *store, const char *path, gint64 deadline,
+	    gsize *n, GError **error)
+{
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+
+	reply = call(store, store->bus, store->dest, path,
+		     "org.freedesktop.DBus.Properties", "Get",
+		     g_variant_new("(ss)", "org.freedesktop.Secret.Collection",
+				   "Items"),
+		     "(v)", deadline, "list items", error);
+	if (reply == NULL)
+		return FALSE;
+	g_variant_get(reply, "(v)", &value);
+	if (!g_variant_is_of_type(value, G_VARIANT_TYPE("ao"))) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_FAILED,
+			    "the Secret Service sent a bad Items property");
+		return FALSE;
+	}
+	*n = g_variant_n_children(value);
+	return TRUE;
+}
+
+/* A search found nothing.  That is absence if the default collection is
+ * unlocked, or if it is locked but still lists its items (gnome-keyring,
+ * KWallet: their searches report locked items as locked).  A locked
+ * collection that lists nothing may hide everything (KeePassXC knows no
+ * item of a locked database): that is LOCKED, never "not found".  Plain
+ * calls (ReadAlias, Get): no transfer session needed.  No default
+ * collection means no item either. */
+static gboolean
+absent_for_sure(SmtpcredStore *store, gint64 deadline, GError **error)
+{
+	g_autoptr(GVariant) alias = NULL;
+	const char *path = NULL;
+	gboolean locked = FALSE;
+	gsize n = 0;
+
+	alias = kr_service_call(store, "ReadAlias",
+				g_variant_new("(s)", "default"), "(o)",
+				deadline, "read default collection", error);
+	if (alias == NULL)
+		return FALSE;
+	g_variant_get(alias, "(&o)", &path);
+	if (strcmp(path, "/") == 0)
+		return TRUE;
+	if (!read_locked(store, path, "org.freedesktop.Secret.Collection",
+			 deadline, &locked, error))
+		return FALSE;
+	if (!locked)
+		return TRUE;
+	if (!count_items(store, path, deadline, &n, error))
+		return FALSE;
+	if (n == 0) {
+		g_set_error(error, SMTPCRED_ERROR, SMTPCRED_ERROR_LOCKED,
+			    "the keyring collection is locked and shows no "
+			    "item while locked; unlock it and retry");
+		return FALSE;
+	}
+	return TRUE;
 }
 
 GPtrArray *
@@ -841,9 +1028,12 @@ kr_load(SmtpcredStore *store, const char *name, gint64 deadline,
 			g_hash_table_insert(query, g_strdup(KR_A_ACCOUNT),
 					    g_strdup(name));
 		paths = search_paths(store, query, deadline, error);
-		if (paths == NULL ||
-		    !read_item_props(store, paths, deadline, NULL, NULL,
-				     items, error))
+		if (paths == NULL)
+			return NULL;
+		if (paths[0] == NULL && !absent_for_sure(store, deadline, error))
+			return NULL;
+		if (!read_item_props(store, paths, deadline, NULL, NULL, items,
+				     error))
 			return NULL;
 	}
 
@@ -947,22 +1137,37 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 			    g_strdup("org.freedesktop.Secret.Item.Attributes"),
 			    g_variant_ref_sink(g_variant_builder_end(&b)));
 
-	if (need_service(store, deadline, error) == NULL)
-		return FALSE;
 	/* secret_value_new() copies into libsecret's non-pageable memory. */
 	value = secret_value_new(secret != NULL ? secret : "", (gssize)len,
 				 "text/plain");
-	KR_ASYNC(store, cancel, deadline, res,
-		 secret_service_create_item_dbus_path(
-		     store->service, coll, props, value,
-		     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done, &res));
-	path = secret_service_create_item_dbus_path_finish(store->service, res,
-							   &local);
-	if (path == NULL) {
-		map_error(store, local, "create item", error);
-		return FALSE;
+	for (int attempt = 0;; attempt++) {
+		if (need_service(store, deadline, error) == NULL)
+			return FALSE;
+		KR_ASYNC(store, cancel, deadline, res,
+			 secret_service_create_item_dbus_path(
+			     store->service, coll, props, value,
+			     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done,
+			     &res));
+		path = secret_service_create_item_dbus_path_finish(
+		    store->service, res, &local);
+		if (path != NULL)
+			return TRUE;
+		/* kwalletd 5.103 now and then drops libsecret's transfer
+		 * session ("Can't find session ...", seen right after the
+		 * daemon restarted); nothing was created.  Once: a fresh
+		 * connection with a fresh session. */
+		if (attempt > 0 || local == NULL ||
+		    strstr(local->message, "find session") == NULL)
+			break;
+		g_clear_error(&local);
+		g_clear_object(&res);
+		g_clear_object(&store->service);
+		secret_service_disconnect();
+		g_object_unref(cancel);
+		cancel = g_cancellable_new();
 	}
-	return TRUE;
+	map_error(store, local, "create item", error);
+	return FALSE;
 }
 
 /* The item's libsecret proxy, made on first need (changes only). */
@@ -997,6 +1202,9 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
+	g_autoptr(GHashTable) send = NULL;
+	GHashTableIter iter;
+	gpointer k;
 
 	kr_resolved_forget_all(); /* what this process read is stale */
 	if (store->files) {
@@ -1008,8 +1216,17 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 	}
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
+	/* The specification replaces an item's attributes, but KeePassXC
+	 * merges the new ones into the old and never drops one: an
+	 * attribute we drop is written as "" instead, which every reader
+	 * here takes as absent (read_item_props). */
+	send = kr_attrs_copy(attrs);
+	g_hash_table_iter_init(&iter, it->attrs);
+	while (g_hash_table_iter_next(&iter, &k, NULL))
+		if (!g_hash_table_contains(send, k))
+			g_hash_table_insert(send, g_strdup(k), g_strdup(""));
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_item_set_attributes(it->item, &kr_schema, attrs,
+		 secret_item_set_attributes(it->item, &kr_schema, send,
 					    cancel, kr_on_done, &res));
 	if (!secret_item_set_attributes_finish(it->item, res, &local)) {
 		map_error(store, local, "update item", error);

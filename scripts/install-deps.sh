@@ -42,6 +42,12 @@ TEST=(
 	# systemd-creds (the broker's sealed key); a fresh Debian booted with
 	# systemd-nspawn for the broker under a real systemd (60-systemd)
 	jq gdb systemd debootstrap systemd-container
+	# the other two Secret Service implementations the README names, run
+	# headless by tests/helpers/ss-provider.sh: KeePassXC (keepassxc-cli
+	# makes the test database) and KWallet (kwalletd5); kwalletd5's
+	# Diffie-Hellman session needs QCA's OpenSSL plugin, which is only a
+	# Recommends of libqca-qt5-2 (without it libsecret cannot talk to it)
+	keepassxc libkf5wallet-bin libqca-qt5-2-plugins
 )
 BENCH=(libcurl4-openssl-dev time msmtp python3-gi)
 

@@ -371,7 +371,22 @@ cmd_doctor(int argc, char **argv)
 	}
 	line(&r, 0, "session bus", "reachable (%s)",
 	     bus != NULL ? "DBUS_SESSION_BUS_ADDRESS" : "default address");
-	line(&r, 0, "Secret Service", "reachable");
+	{
+		g_autofree char *impl = NULL;
+		g_autofree char *version = NULL;
+
+		if (smtpcred_store_service_info(store, &impl, &version,
+						NULL)) {
+			g_autofree char *ei = cli_escape(impl);
+			g_autofree char *ev =
+			    version != NULL ? cli_escape(version) : NULL;
+
+			line(&r, 0, "Secret Service", "reachable: %s %s", ei,
+			     ev != NULL ? ev : "(version unknown)");
+		} else {
+			line(&r, 0, "Secret Service", "reachable");
+		}
+	}
 	if (!smtpcred_store_is_locked(store, &locked, &error)) {
 		g_autofree char *msg = cli_escape(error->message);
 

@@ -177,6 +177,15 @@ SMTPCRED_API gboolean smtpcred_store_is_locked(SmtpcredStore *store,
 					       gboolean *locked,
 					       GError **error);
 
+/* Which program serves the Secret Service (the base name of its
+ * executable: "gnome-keyring-daemon", "keepassxc", "kwalletd5", or
+ * "unknown") and its version when it tells it on the bus (else *version
+ * is NULL).  Both new strings (g_free); FALSE for the system store.
+ * (Doctor.) */
+SMTPCRED_API gboolean smtpcred_store_service_info(SmtpcredStore *store,
+						  char **name, char **version,
+						  GError **error);
+
 /* All accounts, sorted by name.  Element type SmtpcredAccount*. */
 SMTPCRED_API GPtrArray *smtpcred_store_list(SmtpcredStore *store,
 					    GError **error);

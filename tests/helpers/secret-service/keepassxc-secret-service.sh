@@ -161,43 +161,11 @@ EOF
 step "create test database (db-create, export, expose, import)" make_db || { bad "database"; exit 1; }
 
 # ----------------------------------------------------------------- config
-# [General] SingleInstance=false: a second `keepassxc` would otherwise hand
-#   its arguments to a running instance (socket in XDG_RUNTIME_DIR) and exit.
-# [General] Remember*/OpenPrevious*=false: open only the file on the command line.
-# [GUI] CheckForUpdates=false: no network, no first-start "check for updates?" question.
-# [Security] LockDatabaseIdle/ScreenLock=false: nothing relocks behind our back
-#   (it listens for org.freedesktop.ScreenSaver / logind on the session bus).
-# [FdoSecrets] Enabled=true: register org.freedesktop.secrets (default false).
-#   ShowNotification=false: no desktop notification per secret read.
-#   ConfirmAccessItem=false: otherwise every GetSecret(s) by a client not yet
-#     authorised opens an access dialog -> `secret-tool lookup` hangs (verified).
-#   ConfirmDeleteItem=false: otherwise Item.Delete's prompt asks a human.
-#   UnlockBeforeSearch=false: otherwise SearchItems on a locked database opens
-#     the unlock dialog and the D-Bus call blocks until it times out
-#     (org.freedesktop.DBus.Error.NoReply after 25 s, verified).
-cat >"$XDG_CONFIG_HOME/keepassxc/keepassxc.ini" <<'EOF'
-[General]
-ConfigVersion=2
-SingleInstance=false
-RememberLastDatabases=false
-RememberLastKeyFiles=false
-OpenPreviousDatabasesOnStartup=false
-
-[GUI]
-CheckForUpdates=false
-ShowTrayIcon=false
-
-[Security]
-LockDatabaseIdle=false
-LockDatabaseScreenLock=false
-
-[FdoSecrets]
-Enabled=true
-ShowNotification=false
-ConfirmAccessItem=false
-ConfirmDeleteItem=false
-UnlockBeforeSearch=false
-EOF
+# keepassxc.ini: the settings (and why each is there) are in
+# tests/helpers/ss-provider.sh, which the test suite uses.
+# shellcheck source-path=SCRIPTDIR source=../ss-provider.sh
+WK_DIR=$T SMTPCRED_TEST_SS=keepassxc . "$HERE/../ss-provider.sh"
+kpxc_write_ini
 
 # -------------------------------------------------------------- start app
 # `keepassxc --pw-stdin FILE` reads the password of FILE from stdin and

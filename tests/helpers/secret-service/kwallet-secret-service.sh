@@ -101,37 +101,11 @@ export QT_QPA_PLATFORM=offscreen
 unset DISPLAY WAYLAND_DISPLAY
 
 # ---------------------------------------------------------------- kwalletrc
-# [Wallet]
-#  Enabled=true            false: kwalletd5 exits, no service at all.
-#  First Use=false         skip first-use bookkeeping (it rewrites this file).
-#  Default Wallet=kdewallet  what the Secret Service alias "default" resolves to
-#                          (ReadAlias re-reads this file on every call).
-#  Local Wallet / Use One Wallet: one wallet for everything.
-#  Prompt on Open=false    else every new application id that opens an already
-#                          open wallet gets an "allow access?" dialog (hang);
-#                          the Secret Service side opens as app "Secret Service".
-#  Leave Open=true, Close When Idle=false, Close on Screensaver=false:
-#                          nothing closes (= locks) the wallet behind our back.
-#  Launch Manager=false    don't try to start kwalletmanager5.
-# [org.freedesktop.secrets]
-#  apiEnabled=true         register org.freedesktop.secrets (5.103 reads it
-#                          with default true; explicit here).
-cat >"$XDG_CONFIG_HOME/kwalletrc" <<EOF
-[Wallet]
-Enabled=true
-First Use=false
-Default Wallet=$WALLET
-Local Wallet=$WALLET
-Use One Wallet=true
-Prompt on Open=false
-Leave Open=true
-Close When Idle=false
-Close on Screensaver=false
-Launch Manager=false
-
-[org.freedesktop.secrets]
-apiEnabled=true
-EOF
+# The settings (and why each is there) are in tests/helpers/ss-provider.sh,
+# which the test suite uses.
+# shellcheck source-path=SCRIPTDIR source=../ss-provider.sh
+WK_DIR=$T SMTPCRED_TEST_SS=kwallet . "$HERE/../ss-provider.sh"
+kw_write_rc
 
 # ------------------------------------------------------------- private bus
 # A bus config *without* <standard_session_servicedirs/>: nothing can be

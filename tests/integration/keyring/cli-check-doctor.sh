@@ -131,6 +131,20 @@ assert_matches "$OUT" '^ok[[:space:]]+audit chain'
 assert_not_matches "$OUT" '^FAIL'
 end
 
+begin "doctor names the Secret Service program that answered (and KWallet's version)"
+expect_rc 0 "$SMTPCRED" doctor
+case ${SMTPCRED_TEST_SS:-gnome-keyring} in
+gnome-keyring)
+	assert_matches "$OUT" '^ok[[:space:]]+Secret Service.*gnome-keyring-daemon \(version unknown\)' ;;
+keepassxc)
+	assert_matches "$OUT" '^ok[[:space:]]+Secret Service.*keepassxc \(version unknown\)' ;;
+kwallet)
+	# the version kwalletd5 itself reports, as the package has it
+	want=$(dpkg-query -W -f '${Version}' libkf5wallet-bin | sed 's/-[^-]*$//')
+	assert_matches "$OUT" "^ok[[:space:]]+Secret Service.*kwalletd5 ${want//./\\.}\$" ;;
+esac
+end
+
 begin "doctor: version lines for GLib, libsecret and OpenSSL against their floors"
 assert_matches "$OUT" '^(ok|warn)[[:space:]]+.*glib.*[0-9]+\.[0-9]+'
 assert_matches "$OUT" '^(ok|warn)[[:space:]]+.*libsecret.*[0-9]+\.[0-9]+'

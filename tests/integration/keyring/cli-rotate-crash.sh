@@ -58,7 +58,7 @@ assert_usable_secret() { # FILE NAME SECRET...
 		return 1
 	fi
 	for s in "$@"; do
-		if secret-tool lookup account "$name" version "$cur" 2>/dev/null |
+		if ss_lookup account "$name" version "$cur" |
 			cmp -s - <(printf '%s' "$s"); then
 			ok=0
 		fi

@@ -176,10 +176,14 @@ test_lease_locked_is_locked_not_missing(void **state)
 			 SMTPCRED_E_LOCKED);
 	assert_non_null(strstr(err.message, "locked"));
 	/* Missing stays missing while locked: absence is not confused
-	 * with a locked item, nor the other way round. */
+	 * with a locked item, nor the other way round.  KeePassXC shows no
+	 * item at all while its database is locked, so there absence cannot
+	 * be known and the answer must be "locked" (never "not found"). */
 	assert_int_equal(smtpcred_lease_acquire(&l, "still-missing", "t", 0,
 						&err),
-			 SMTPCRED_E_NOT_FOUND);
+			 g_strcmp0(g_getenv("SMTPCRED_TEST_SS"), "keepassxc") == 0
+			     ? SMTPCRED_E_LOCKED
+			     : SMTPCRED_E_NOT_FOUND);
 	keyring_ctl("unlock");
 	assert_int_equal(count_records("lease", "locked", "lease-locked"), 1);
 	assert_int_equal(smtpcred_lease_acquire(&l, "lease-locked", "t", 0,
@@ -515,6 +519,15 @@ test_sender_lease_refused_after_settings_change(void **state)
 	p->release(lease);
 }
 
+/* Does the provider under test announce every change (gnome-keyring)? */
+static gboolean
+announces_changes(void)
+{
+	const char *ss = g_getenv("SMTPCRED_TEST_SS");
+
+	return ss == NULL || strcmp(ss, "gnome-keyring") == 0;
+}
+
 /* Leases in a row with nothing changed read only the secret (no item:
  * the keyring announced no change); a change another process makes right
  * before a lease is seen by that lease, every time: the keyring's signal
@@ -560,7 +573,13 @@ test_lease_reads_only_secret_until_keyring_changes(void **state)
 		smtpcred_lease_release(l);
 		l = NULL;
 	}
-	assert_int_equal(kr_item_reads(), reads);
+	/* KeePassXC and KWallet announce no attribute change: there the
+	 * count of signals is not trusted and every lease reads the items
+	 * (store.c impl_announces_changes), which the loop below needs. */
+	if (announces_changes())
+		assert_int_equal(kr_item_reads(), reads);
+	else
+		assert_int_equal(kr_item_reads(), reads + 5 * 2);
 
 	/* Another connection points the account elsewhere and back, each
 	 * time right before a sender's lease for the new host: granted
