@@ -1016,6 +1016,17 @@ serve(Conn *c)
 	close(spool);
 }
 
+/* With active_lock held: sleep until a slot frees or a second passes. */
+static void
+wait_a_moment(void)
+{
+	struct timespec soon;
+
+	clock_gettime(CLOCK_REALTIME, &soon);
+	soon.tv_sec += 1;
+	pthread_cond_timedwait(&active_cond, &active_lock, &soon);
+}
+
 /* Wait for a slot: fewer than --max-clients served, and fewer than
  * --max-per-user for this uid (root: no per-user bound), so that one
  * user's clients, however many or slow, leave slots for everyone else.
@@ -1038,14 +1049,7 @@ take_slot(uid_t uid)
 			pthread_mutex_unlock(&active_lock);
 			return false;
 		}
-		{
-			struct timespec soon;
-
-			clock_gettime(CLOCK_REALTIME, &soon);
-			soon.tv_sec += 1;
-			pthread_cond_timedwait(&active_cond, &active_lock,
-					       &soon);
-		}
+		wait_a_moment();
 	}
 	serving++;
 	g_hash_table_insert(per_uid, key, GUINT_TO_POINTER(mine + 1));
@@ -1199,14 +1203,8 @@ serve_forever(int lfd)
 		 * queue (their own deadlines bound the wait) rather than
 		 * being turned away: a cron job does not retry. */
 		pthread_mutex_lock(&active_lock);
-		while (active >= opt.max_clients * 5 && !stopping) {
-			struct timespec soon;
-
-			clock_gettime(CLOCK_REALTIME, &soon);
-			soon.tv_sec += 1;
-			pthread_cond_timedwait(&active_cond, &active_lock,
-					       &soon);
-		}
+		while (active >= opt.max_clients * 5 && !stopping)
+			wait_a_moment();
 		pthread_mutex_unlock(&active_lock);
 		if (stopping)
 			break;

@@ -51,7 +51,7 @@ SmtpcredStore *cli_store(GError **error);
  * run: when set up, send the command, print its output and exit with its
  * status; else return at once. */
 void cli_remote_setup(int argc, char **argv);
-void cli_remote_input(const secbuf *secret);
+void cli_remote_input(secbuf *secret);
 void cli_remote_option(const char *opt);
 void cli_remote_run(void);
 

@@ -36,9 +36,8 @@ static struct {
 	int argc;
 	char **argv;
 	const char *extra; /* an option the local part settled (--yes) */
-	secbuf input;	   /* the password, if one was read */
-	gboolean has_input;
-} rq = {.input = SECBUF_INIT};
+	secbuf *input;	   /* the command's password buffer, if one was read */
+} rq;
 
 void
 cli_remote_setup(int argc, char **argv)
@@ -49,16 +48,12 @@ cli_remote_setup(int argc, char **argv)
 }
 
 void
-cli_remote_input(const secbuf *secret)
+cli_remote_input(secbuf *secret)
 {
-	if (!cli.remote)
-		return;
-	secbuf_wipe(&rq.input);
-	if (secbuf_append(&rq.input, secret->data, secret->len) < 0) {
-		cli_msg("out of memory");
-		exit(EXIT_FAIL);
-	}
-	rq.has_input = TRUE;
+	/* No copy: the command's own buffer is sent, and wiped here before
+	 * exit(), which skips the command's cleanup handlers. */
+	if (cli.remote)
+		rq.input = secret;
 }
 
 void
@@ -80,7 +75,8 @@ remote_exit(int fd, int status)
 {
 	if (fd >= 0)
 		close(fd);
-	secbuf_wipe(&rq.input);
+	if (rq.input != NULL)
+		secbuf_wipe(rq.input);
 	fflush(stdout);
 	exit(status);
 }
@@ -149,7 +145,7 @@ send_request(int fd)
 			n++;
 		}
 	}
-	if (rq.has_input && !has_stdin_opt) {
+	if (rq.input != NULL && !has_stdin_opt) {
 		wire_kv_add(&kv, "arg", "--password-stdin");
 		n++;
 	}
@@ -228,10 +224,11 @@ cli_remote_run(void)
 		remote_exit(fd, EXIT_TEMPFAIL);
 	}
 	r = 0;
-	if (rq.input.len > 0)
-		r = wire_write(fd, WIRE_DATA, rq.input.data, rq.input.len,
+	if (rq.input != NULL && rq.input->len > 0)
+		r = wire_write(fd, WIRE_DATA, rq.input->data, rq.input->len,
 			       wire_now_ms() + REQUEST_MS);
-	secbuf_wipe(&rq.input);
+	if (rq.input != NULL)
+		secbuf_wipe(rq.input);
 	if (r == 0)
 		r = wire_write(fd, WIRE_END, NULL, 0,
 			       wire_now_ms() + REQUEST_MS);
