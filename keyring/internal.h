@@ -112,10 +112,6 @@ guint kr_changes(void);
 gboolean kr_store_watched(const SmtpcredStore *store);
 /* Items read with GetAll by this process (for tests). */
 guint kr_item_reads(void);
-/* GAsyncReadyCallback storing a reference to the result in *data. */
-void kr_on_done(GObject *src, GAsyncResult *res, gpointer data);
-/* GSourceFunc cancelling the GCancellable data; removes itself. */
-gboolean kr_on_deadline(gpointer data);
 /* smtpcred_store_new(), with the encrypted transfer session only when
  * 'session' (reading secrets needs it; settings do not). */
 SmtpcredStore *kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms,

@@ -23,51 +23,137 @@
 #include "audit.h"
 #include "internal.h"
 
-void
-kr_on_done(GObject *src, GAsyncResult *res, gpointer data)
-{
-	GAsyncResult **out = data;
+/*
+ * Waiting for one async call.  The completion slot is on the heap and
+ * shared by the caller and the callback, so the caller can stop waiting
+ * before the operation completes: libsecret answers a cancelled prompt
+ * only after the service acknowledged Dismiss, so a service that hangs in
+ * the middle of a prompt would hold us for D-Bus's own 25 s.  An
+ * abandoned operation completes later on the store's context (or never,
+ * once the store is gone: its task is then leaked, a few hundred bytes).
+ */
+typedef struct {
+	GAsyncResult *res;
+} KrDone;
 
-	(void)src;
-	*out = g_object_ref(res);
+/* Cancelled operations normally complete at once; this long for the
+ * ones that need a round trip first (libsecret's Dismiss). */
+#define KR_GRACE_MS 250
+
+static void
+kr_done_clear(gpointer p)
+{
+	KrDone *done = p;
+
+	g_clear_object(&done->res);
 }
 
-gboolean
+static KrDone *
+kr_done_new(void)
+{
+	KrDone *done = g_atomic_rc_box_new0(KrDone);
+
+	/* One reference for the waiter, one for the callback. */
+	return g_atomic_rc_box_acquire(done);
+}
+
+static void
+kr_done_unref(KrDone *done)
+{
+	g_atomic_rc_box_release_full(done, kr_done_clear);
+}
+
+static void
+kr_on_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	KrDone *done = data;
+
+	(void)src;
+	done->res = g_object_ref(res);
+	kr_done_unref(done);
+}
+
+static gboolean
 kr_on_deadline(gpointer data)
 {
 	g_cancellable_cancel(G_CANCELLABLE(data));
 	return G_SOURCE_REMOVE;
 }
 
-/* Iterate the store's context until *res is set; cancel at the deadline
- * (the operation then completes with G_IO_ERROR_CANCELLED). */
-static void
-wait_for(SmtpcredStore *store, GCancellable *cancel, gint64 deadline,
-	 GAsyncResult **res)
+static gboolean
+on_grace_over(gpointer data)
 {
-	gint64 left = deadline - g_get_monotonic_time();
-	GSource *t;
+	*(gboolean *)data = TRUE;
+	return G_SOURCE_REMOVE;
+}
 
-	if (left < 0)
-		left = 0;
-	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
-	g_source_set_callback(t, kr_on_deadline, cancel, NULL);
+static GSource *
+timer_at(SmtpcredStore *store, gint64 when, GSourceFunc fn, gpointer data)
+{
+	gint64 left = MAX(when - g_get_monotonic_time(), 0);
+	guint ms = (guint)MIN(left / 1000 + 1, G_MAXUINT);
+	GSource *t = g_timeout_source_new(ms);
+
+	g_source_set_callback(t, fn, data, NULL);
 	g_source_attach(t, store->ctx);
-	while (*res == NULL)
-		g_main_context_iteration(store->ctx, TRUE);
+	return t;
+}
+
+static void
+timer_drop(GSource *t)
+{
 	g_source_destroy(t);
 	g_source_unref(t);
 }
 
+/* Iterate the store's context until DONE has the result; cancel at the
+ * deadline (the operation then completes with G_IO_ERROR_CANCELLED) and
+ * stop waiting KR_GRACE_MS later.  Returns the result (NULL: abandoned,
+ * a time-out) and drops the waiter's reference to DONE. */
+static GAsyncResult *
+wait_for(SmtpcredStore *store, GCancellable *cancel, gint64 deadline,
+	 KrDone *done)
+{
+	gboolean late = FALSE;
+	GSource *t = timer_at(store, deadline, kr_on_deadline, cancel);
+	GSource *g = timer_at(store, deadline + KR_GRACE_MS * 1000,
+			      on_grace_over, &late);
+	GAsyncResult *res;
+
+	while (done->res == NULL && !late)
+		g_main_context_iteration(store->ctx, TRUE);
+	timer_drop(t);
+	timer_drop(g);
+	res = g_steal_pointer(&done->res);
+	kr_done_unref(done);
+	return res;
+}
+
+/* Run CALL, which passes kr_on_done and KR_DONE as its callback, on the
+ * store's context; RES gets the result, or NULL when the operation was
+ * abandoned at the deadline (kr_late()). */
 /* clang-format off */
 #define KR_ASYNC(store, cancel, deadline, res, call)			\
 	do {								\
+		KrDone *KR_DONE = kr_done_new();			\
 		g_main_context_push_thread_default((store)->ctx);	\
 		call;							\
-		wait_for((store), (cancel), (deadline), &(res));	\
+		(res) = wait_for((store), (cancel), (deadline), KR_DONE); \
 		g_main_context_pop_thread_default((store)->ctx);	\
 	} while (0)
 /* clang-format on */
+
+/* RES NULL: the operation was abandoned at the deadline, and *LOCAL says
+ * so as if it had completed cancelled. */
+static gboolean
+kr_late(GAsyncResult *res, GError **local)
+{
+	if (res != NULL)
+		return FALSE;
+	g_set_error_literal(local, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+			    "abandoned at the deadline");
+	return TRUE;
+}
 
 gint64
 kr_deadline(const SmtpcredStore *store)
@@ -161,14 +247,15 @@ call(SmtpcredStore *store, GDBusConnection *bus, const char *dest,
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
-	GVariant *reply;
+	GVariant *reply = NULL;
 
 	KR_ASYNC(store, cancel, deadline, res,
 		 g_dbus_connection_call(bus, dest, path, iface, method, args,
 					G_VARIANT_TYPE(reply_type),
 					G_DBUS_CALL_FLAGS_NONE, -1, cancel,
-					kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(bus, res, &local);
+					kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		reply = g_dbus_connection_call_finish(bus, res, &local);
 	if (reply == NULL)
 		map_error(store, local, what, error);
 	return reply;
@@ -338,14 +425,13 @@ count_signals(GDBusConnection *bus, GDBusMessage *msg, gboolean incoming,
 
 /* Ask the bus for the Secret Service's signals (by its well-known name,
  * so a restarted daemon's are included) and count them.  Sent before
- * anything else this store asks; *RES gets AddMatch's answer.  Once per
- * bus connection. */
-static void
-watch_start(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel,
-	    GAsyncResult **res)
+ * anything else this store asks; the slot returned is for watch_finish().
+ * Once per bus connection. */
+static KrDone *
+watch_start(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel)
 {
-	if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) != NULL)
-		return;
+	KrDone *done = kr_done_new();
+
 	if (g_object_get_data(G_OBJECT(bus), FILTER_KEY) == NULL) {
 		g_dbus_connection_add_filter(bus, count_signals, NULL, NULL);
 		g_object_set_data(G_OBJECT(bus), FILTER_KEY,
@@ -356,25 +442,27 @@ watch_start(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel,
 	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
 	    "org.freedesktop.DBus", "AddMatch",
 	    g_variant_new("(s)", "type='signal',sender='" SERVICE_NAME "'"),
-	    NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, res);
+	    NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, done);
 	g_main_context_pop_thread_default(store->ctx);
+	return done;
 }
 
 /* AddMatch's answer: on success the count can be trusted on this bus.
  * A failure only costs speed (every lease reads the items again). */
 static void
 watch_finish(SmtpcredStore *store, GDBusConnection *bus, GCancellable *cancel,
-	     gint64 deadline, GAsyncResult **res)
+	     gint64 deadline, KrDone *done)
 {
+	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GVariant) reply = NULL;
 
-	if (cancel == NULL)
+	if (done == NULL)
 		return;
 	g_main_context_push_thread_default(store->ctx);
-	wait_for(store, cancel, deadline, res);
+	res = wait_for(store, cancel, deadline, done);
 	g_main_context_pop_thread_default(store->ctx);
-	reply = g_dbus_connection_call_finish(bus, *res, NULL);
-	g_clear_object(res);
+	if (res != NULL)
+		reply = g_dbus_connection_call_finish(bus, res, NULL);
 	if (reply != NULL)
 		g_object_set_data(G_OBJECT(bus), WATCH_KEY, GINT_TO_POINTER(1));
 }
@@ -436,8 +524,9 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	}
 
 	KR_ASYNC(store, cancel, deadline, res,
-		 g_bus_get(G_BUS_TYPE_SESSION, cancel, kr_on_done, &res));
-	bus = g_bus_get_finish(res, &local);
+		 g_bus_get(G_BUS_TYPE_SESSION, cancel, kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		bus = g_bus_get_finish(res, &local);
 	if (bus == NULL) {
 		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 			g_set_error(error, SMTPCRED_ERROR,
@@ -462,16 +551,16 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	store->dest = g_strdup(g_object_get_data(G_OBJECT(bus), OWNER_KEY));
 	if (store->dest == NULL) {
 		g_autoptr(GCancellable) wcancel = NULL;
-		g_autoptr(GAsyncResult) wres = NULL;
+		KrDone *wdone = NULL;
 		g_autofree char *impl = NULL;
 
 		if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) == NULL) {
 			wcancel = g_cancellable_new();
-			watch_start(store, bus, wcancel, &wres);
+			wdone = watch_start(store, bus, wcancel);
 		}
 		store->dest = service_owner(store, bus, deadline, error);
 		/* The bus answers in order: AddMatch's reply is here. */
-		watch_finish(store, bus, wcancel, deadline, &wres);
+		watch_finish(store, bus, wcancel, deadline, wdone);
 		if (store->dest == NULL)
 			return NULL;
 		impl = service_impl(store, bus, store->dest, deadline);
@@ -527,8 +616,9 @@ need_service(SmtpcredStore *store, gint64 deadline, GError **error)
 			 secret_service_get(
 			     store->session ? SECRET_SERVICE_OPEN_SESSION
 					    : SECRET_SERVICE_NONE,
-			     cancel, kr_on_done, &res));
-		store->service = secret_service_get_finish(res, &local);
+			     cancel, kr_on_done, KR_DONE));
+		if (!kr_late(res, &local))
+			store->service = secret_service_get_finish(res, &local);
 		if (!g_error_matches(local, G_DBUS_ERROR,
 				     G_DBUS_ERROR_INVALID_ARGS))
 			break;
@@ -551,6 +641,14 @@ smtpcred_store_free(SmtpcredStore *store)
 	g_clear_object(&store->service);
 	g_clear_object(&store->bus);
 	g_free(store->dest);
+	/* GDBus frees a dropped signal subscription's data in an idle on
+	 * the context it was made on (libsecret's proxies make three):
+	 * run what is ready, bounded, so that nothing waits for a context
+	 * nobody will iterate again. */
+	for (int i = 0; store->ctx != NULL && i < 64 &&
+			g_main_context_iteration(store->ctx, FALSE);
+	     i++)
+		;
 	g_clear_pointer(&store->ctx, g_main_context_unref);
 	g_free(store);
 }
@@ -562,16 +660,17 @@ default_collection_path(SmtpcredStore *store, gint64 deadline, GError **error)
 	g_autoptr(GCancellable) cancel = g_cancellable_new();
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
-	char *path;
+	char *path = NULL;
 
 	if (need_service(store, deadline, error) == NULL)
 		return NULL;
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_service_read_alias_dbus_path(store->service,
 						     "default", cancel,
-						     kr_on_done, &res));
-	path = secret_service_read_alias_dbus_path_finish(store->service, res,
-							  &local);
+						     kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		path = secret_service_read_alias_dbus_path_finish(
+		    store->service, res, &local);
 	if (local != NULL) {
 		map_error(store, local, "read default collection", error);
 		return NULL;
@@ -604,8 +703,9 @@ read_locked(SmtpcredStore *store, const char *path, const char *iface,
 		     "org.freedesktop.DBus.Properties", "Get",
 		     g_variant_new("(ss)", iface, "Locked"),
 		     G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, cancel,
-		     kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(conn, res, &local);
+		     kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		reply = g_dbus_connection_call_finish(conn, res, &local);
 	if (reply == NULL) {
 		map_error(store, local, "read lock state", error);
 		return FALSE;
@@ -758,8 +858,9 @@ search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
 		     "/org/freedesktop/secrets",
 		     "org.freedesktop.Secret.Service", "SearchItems",
 		     g_variant_new("(a{ss})", &b), G_VARIANT_TYPE("(aoao)"),
-		     G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, &res));
-	reply = g_dbus_connection_call_finish(store->bus, res, &local);
+		     G_DBUS_CALL_FLAGS_NONE, -1, cancel, kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		reply = g_dbus_connection_call_finish(store->bus, res, &local);
 	if (reply == NULL) {
 		map_error(store, local, "search", error);
 		return NULL;
@@ -771,11 +872,22 @@ search_paths(SmtpcredStore *store, GHashTable *query, gint64 deadline,
 		cancel = (g_object_unref(cancel), g_cancellable_new());
 		KR_ASYNC(store, cancel, deadline, res,
 			 secret_service_unlock_dbus_paths(
-			     store->service, locked, cancel, kr_on_done, &res));
+			     store->service, locked, cancel, kr_on_done, KR_DONE));
 		/* Refused or dismissed: the items stay locked, which the
 		 * Locked property read below reports. */
-		(void)secret_service_unlock_dbus_paths_finish(
-		    store->service, res, NULL, NULL);
+		if (res != NULL)
+			(void)secret_service_unlock_dbus_paths_finish(
+			    store->service, res, NULL, NULL);
+		/* Not answered in time: no time is left for that read. */
+		if (g_cancellable_is_cancelled(cancel)) {
+			g_set_error(error, SMTPCRED_ERROR,
+				    SMTPCRED_ERROR_LOCKED,
+				    "the keyring collection is locked and its "
+				    "unlock prompt was not answered within %u "
+				    "ms",
+				    store->timeout_ms);
+			return NULL;
+		}
 	}
 	for (guint i = 0; unlocked != NULL && unlocked[i] != NULL; i++)
 		g_strv_builder_add(all, unlocked[i]);
@@ -841,7 +953,6 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 	ItemProps sec = {NULL, &pending};
 	gboolean ok = TRUE;
 	GSource *t;
-	gint64 left;
 
 	if (secret_of != NULL) {
 		g_autofree char *session = kr_session_path(store, deadline,
@@ -870,14 +981,11 @@ read_item_props(SmtpcredStore *store, char **paths, gint64 deadline,
 		    G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1,
 		    cancel, on_props, &props[i]);
 	}
-	left = MAX(deadline - g_get_monotonic_time(), 0);
-	t = g_timeout_source_new((guint)MIN(left / 1000 + 1, G_MAXUINT));
-	g_source_set_callback(t, kr_on_deadline, cancel, NULL);
-	g_source_attach(t, store->ctx);
+	/* Plain GDBus calls: cancelled, they complete at once. */
+	t = timer_at(store, deadline, kr_on_deadline, cancel);
 	while (pending > 0)
 		g_main_context_iteration(store->ctx, TRUE);
-	g_source_destroy(t);
-	g_source_unref(t);
+	timer_drop(t);
 	g_main_context_pop_thread_default(store->ctx);
 
 	if (secret_of != NULL) {
@@ -1147,9 +1255,10 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 			 secret_service_create_item_dbus_path(
 			     store->service, coll, props, value,
 			     SECRET_ITEM_CREATE_NONE, cancel, kr_on_done,
-			     &res));
-		path = secret_service_create_item_dbus_path_finish(
-		    store->service, res, &local);
+			     KR_DONE));
+		if (!kr_late(res, &local))
+			path = secret_service_create_item_dbus_path_finish(
+			    store->service, res, &local);
 		if (path != NULL)
 			return TRUE;
 		/* kwalletd 5.103 now and then drops libsecret's transfer
@@ -1186,8 +1295,9 @@ item_proxy(SmtpcredStore *store, KrItem *it, gint64 deadline, GError **error)
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_new_for_dbus_path(store->service, it->path,
 					       SECRET_ITEM_NONE, cancel,
-					       kr_on_done, &res));
-	it->item = secret_item_new_for_dbus_path_finish(res, &local);
+					       kr_on_done, KR_DONE));
+	if (!kr_late(res, &local))
+		it->item = secret_item_new_for_dbus_path_finish(res, &local);
 	if (it->item == NULL) {
 		map_error(store, local, "open item", error);
 		return FALSE;
@@ -1227,8 +1337,9 @@ kr_item_set_attrs(SmtpcredStore *store, KrItem *it, GHashTable *attrs,
 			g_hash_table_insert(send, g_strdup(k), g_strdup(""));
 	KR_ASYNC(store, cancel, deadline, res,
 		 secret_item_set_attributes(it->item, &kr_schema, send,
-					    cancel, kr_on_done, &res));
-	if (!secret_item_set_attributes_finish(it->item, res, &local)) {
+					    cancel, kr_on_done, KR_DONE));
+	if (kr_late(res, &local) ||
+	    !secret_item_set_attributes_finish(it->item, res, &local)) {
 		map_error(store, local, "update item", error);
 		return FALSE;
 	}
@@ -1251,8 +1362,9 @@ kr_item_delete(SmtpcredStore *store, KrItem *it, gint64 deadline,
 	if (!item_proxy(store, it, deadline, error))
 		return FALSE;
 	KR_ASYNC(store, cancel, deadline, res,
-		 secret_item_delete(it->item, cancel, kr_on_done, &res));
-	if (!secret_item_delete_finish(it->item, res, &local)) {
+		 secret_item_delete(it->item, cancel, kr_on_done, KR_DONE));
+	if (kr_late(res, &local) ||
+	    !secret_item_delete_finish(it->item, res, &local)) {
 		map_error(store, local, "delete item", error);
 		return FALSE;
 	}
