@@ -116,7 +116,9 @@ if [ "$SMTPCRED_TEST_SS" = kwallet ]; then
 	# kwalletd keeps the (invisible) password dialog of a headless
 	# prompt, dismissed or not, and pamOpen no longer opens the wallet
 	# until it restarts (tests/helpers/secret-service/README.md).
-	ss_load && ss_stop && start_daemon || fail "kwalletd did not restart"
+	if ! { ss_load && ss_stop && start_daemon; }; then
+		fail "kwalletd did not restart"
+	fi
 fi
 expect_rc 0 keyring_ctl unlock
 expect_rc 0 "$SMTPCRED" show pr1 --json
