@@ -585,14 +585,20 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 	return g_steal_pointer(&store);
 }
 
-/* libsecret's SecretService, made when first needed: only changes,
- * unlocking and secrets need it.  Searches and reads are plain D-Bus
- * calls, so a process that only looks accounts up never pays for the
- * proxy's half dozen set-up calls.  With SESSION it negotiates the
- * encrypted transfer session, so a secret never crosses D-Bus (and
- * GDBus's buffers) in clear; that costs a Diffie-Hellman exchange on
- * both sides (about 7 ms here, once per process; a sender has it done
- * on a thread of its own, smtpcred_lease_prepare()). */
+/* libsecret's SecretService, made when first needed: only changes and
+ * unlocking need it.  Searches and reads are plain D-Bus calls, so a
+ * process that only looks accounts up never pays for the proxy's half
+ * dozen set-up calls.  With SESSION it negotiates the encrypted transfer
+ * session, so a secret never crosses D-Bus (and GDBus's buffers) in
+ * clear; that costs a Diffie-Hellman exchange on both sides (about 7 ms
+ * here, once per store that writes; senders read with session.c's).
+ *
+ * The store's own proxy, not libsecret's process-wide one
+ * (secret_service_get): a proxy's signal subscriptions deliver into the
+ * context it was made on, and the shared one would outlive this store's:
+ * every signal the service sends afterwards (KeePassXC sends some for
+ * every change of any item) would queue there for good.  Ours goes with
+ * the store, and the host's shared proxy is never touched. */
 static SecretService *
 need_service(SmtpcredStore *store, gint64 deadline, GError **error)
 {
@@ -613,12 +619,13 @@ need_service(SmtpcredStore *store, gint64 deadline, GError **error)
 		g_clear_object(&cancel);
 		cancel = g_cancellable_new();
 		KR_ASYNC(store, cancel, deadline, res,
-			 secret_service_get(
+			 secret_service_open(
+			     SECRET_TYPE_SERVICE, NULL,
 			     store->session ? SECRET_SERVICE_OPEN_SESSION
 					    : SECRET_SERVICE_NONE,
 			     cancel, kr_on_done, KR_DONE));
 		if (!kr_late(res, &local))
-			store->service = secret_service_get_finish(res, &local);
+			store->service = secret_service_open_finish(res, &local);
 		if (!g_error_matches(local, G_DBUS_ERROR,
 				     G_DBUS_ERROR_INVALID_ARGS))
 			break;
@@ -1264,14 +1271,13 @@ kr_item_create(SmtpcredStore *store, GHashTable *attrs, const char *label,
 		/* kwalletd 5.103 now and then drops libsecret's transfer
 		 * session ("Can't find session ...", seen right after the
 		 * daemon restarted); nothing was created.  Once: a fresh
-		 * connection with a fresh session. */
+		 * proxy with a fresh session. */
 		if (attempt > 0 || local == NULL ||
 		    strstr(local->message, "find session") == NULL)
 			break;
 		g_clear_error(&local);
 		g_clear_object(&res);
 		g_clear_object(&store->service);
-		secret_service_disconnect();
 		g_object_unref(cancel);
 		cancel = g_cancellable_new();
 	}
