@@ -14,118 +14,37 @@
 # Exit status: 0 when every must-have check passed.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-PY=/usr/bin/python3          # Debian's python: the one that sees python3-dbus
-KEEP=0
-[ "${1-}" = "--keep" ] && KEEP=1
-
-mkdir -p "$HERE/tmp"
-T=$(mktemp -d "$HERE/tmp/kpxc.XXXXXX")
-TIMES="$T/times.txt"
+# shellcheck source-path=SCRIPTDIR source=research-lib.sh
+. "$(dirname "$0")/research-lib.sh"
+research_begin kpxc "${1-}"
 DB="$T/secrets.kdbx"
 DB_PW="r14-test-password"     # test-only; passed on stdin, never on argv...
 CANARY="canary-$RANDOM-$RANDOM"
-FAILS=0
-BUS_PID="" APP_PID="" MON_PID=""
-
-log() { printf '%s\n' "$*" >&2; }
-ok() { log "[PASS] $*"; }
-bad() { log "[FAIL] $*"; FAILS=$((FAILS + 1)); }
-
-# step NAME CMD...: run CMD, print and record its wall time.
-step() {
-    local name=$1 t0 t1 rc=0
-    shift
-    t0=$(date +%s%N)
-    "$@" || rc=$?
-    t1=$(date +%s%N)
-    printf '[time] %-58s %6d ms  rc=%d\n' "$name" $(((t1 - t0) / 1000000)) "$rc" | tee -a "$TIMES" >&2
-    return "$rc"
-}
 
 # ---------------------------------------------------------------- cleanup
 stop_app() {
     [ -n "$APP_PID" ] || return 0
-    # appExit on KeePassXC's own D-Bus interface = File > Quit (it saves, the
-    # database auto-saves after every change anyway: AutoSaveAfterEveryChange
-    # defaults to true).  Fall back to SIGTERM, then SIGKILL.
+    # appExit on KeePassXC's own D-Bus interface = File > Quit (it saves).
     timeout 5 busctl --user call org.keepassxc.KeePassXC.MainWindow /keepassxc \
         org.keepassxc.KeePassXC.MainWindow appExit >/dev/null 2>&1
-    local _
-    for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$APP_PID" 2>/dev/null; then
-        log "keepassxc did not exit on appExit; SIGTERM"
-        kill "$APP_PID" 2>/dev/null
-        sleep 1
-        # KeePassXC catches SIGTERM and only asks itself to quit, which never
-        # happens while an (invisible) dialog is open: SIGKILL.
-        if kill -0 "$APP_PID" 2>/dev/null; then
-            log "still alive after SIGTERM; SIGKILL"
-            kill -9 "$APP_PID" 2>/dev/null
-        fi
-    fi
-    wait "$APP_PID" 2>/dev/null
+    stop_pid "$APP_PID" keepassxc
     APP_PID=""
 }
-cleanup() {
-    stop_app
-    [ -n "$MON_PID" ] && kill "$MON_PID" 2>/dev/null && wait "$MON_PID" 2>/dev/null
-    [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null
-    if [ "$KEEP" = 1 ]; then log "kept $T"; else rm -rf "$T"; rmdir "$HERE/tmp" 2>/dev/null; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------ environment
-# Private HOME and XDG dirs: KeePassXC reads/writes
-#   $XDG_CONFIG_HOME/keepassxc/keepassxc.ini  (roaming config, written below)
-#   $XDG_CACHE_HOME/keepassxc/keepassxc.ini   (local state: window geometry...)
-# and its single-instance socket lives in $XDG_RUNTIME_DIR.
-export HOME="$T/home"
-export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share"
-export XDG_CACHE_HOME="$HOME/.cache" XDG_STATE_HOME="$HOME/.local/state"
-export XDG_RUNTIME_DIR="$T/run"
-mkdir -p "$XDG_CONFIG_HOME/keepassxc" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$XDG_RUNTIME_DIR"
-# No display: Qt's offscreen platform plugin (part of libqt5gui5) renders
-# nothing and needs no X server; without it keepassxc aborts with
-#   qt.qpa.xcb: could not connect to display
-#   This application failed to start because no Qt platform plugin could be initialized.
-# Xvfb is not needed.
-export QT_QPA_PLATFORM=offscreen
-unset DISPLAY WAYLAND_DISPLAY
+# KeePassXC reads/writes $XDG_CONFIG_HOME/keepassxc/keepassxc.ini (roaming
+# config, written below), $XDG_CACHE_HOME/keepassxc/keepassxc.ini (local
+# state: window geometry...); its single-instance socket is in
+# $XDG_RUNTIME_DIR.
+research_env
+mkdir -p "$XDG_CONFIG_HOME/keepassxc"
 
 log "== versions"
 dpkg-query -W keepassxc libsecret-tools dbus-daemon python3-dbus python3-gi python3-cryptography >&2 2>/dev/null
 log "keepassxc --version: $(keepassxc --version 2>/dev/null)  keepassxc-cli --version: $(keepassxc-cli --version)"
 
 # ------------------------------------------------------------- private bus
-# A bus config *without* <standard_session_servicedirs/>: nothing can be
-# D-Bus-activated, so a client can never autostart gnome-keyring (Debian
-# ships /usr/share/dbus-1/services/org.freedesktop.secrets.service for it)
-# or kwalletd5 instead of the provider under test.
-cat >"$T/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/bus</listen>
-  <keep_umask/>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-start_bus() {
-    # (the "Failed to set fd limit" warning from dbus-daemon as non-systemd root is harmless)
-    BUS_PID=$(dbus-daemon --config-file="$T/bus.conf" --fork --print-pid 2>"$T/dbus-daemon.log") || return 1
-    export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/bus"
-    busctl --user status org.freedesktop.DBus >/dev/null
-}
-step "start private dbus-daemon" start_bus || { bad "dbus-daemon"; exit 1; }
+research_bus
 
 # --------------------------------------------------------------- database
 # 1. keepassxc-cli db-create reads the new password twice from stdin (-p);

@@ -17,34 +17,12 @@
 # Exit status: 0 when every must-have check passed.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-PY=/usr/bin/python3          # Debian's python: the one that sees python3-dbus
-KEEP=0
-[ "${1-}" = "--keep" ] && KEEP=1
-
-mkdir -p "$HERE/tmp"
-T=$(mktemp -d "$HERE/tmp/kwallet.XXXXXX")
-TIMES="$T/times.txt"
+# shellcheck source-path=SCRIPTDIR source=research-lib.sh
+. "$(dirname "$0")/research-lib.sh"
+research_begin kwallet "${1-}"
 WALLET=kdewallet
 CANARY="canary-$RANDOM-$RANDOM"
-FAILS=0
-BUS_PID="" APP_PID="" MON_PID=""
 KW=(busctl --user call org.kde.kwalletd5 /modules/kwalletd5 org.kde.KWallet)
-
-log() { printf '%s\n' "$*" >&2; }
-ok() { log "[PASS] $*"; }
-bad() { log "[FAIL] $*"; FAILS=$((FAILS + 1)); }
-
-# step NAME CMD...: run CMD, print and record its wall time.
-step() {
-    local name=$1 t0 t1 rc=0
-    shift
-    t0=$(date +%s%N)
-    "$@" || rc=$?
-    t1=$(date +%s%N)
-    printf '[time] %-58s %6d ms  rc=%d\n' "$name" $(((t1 - t0) / 1000000)) "$rc" | tee -a "$TIMES" >&2
-    return "$rc"
-}
 
 # ---------------------------------------------------------------- cleanup
 stop_app() {
@@ -58,47 +36,17 @@ stop_app() {
     timeout 5 "${KW[@]}" closeAllWallets >/dev/null 2>&1
     timeout 5 busctl --user call org.kde.kwalletd5 /MainApplication \
         org.qtproject.Qt.QCoreApplication quit >/dev/null 2>&1
-    local _
-    for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$APP_PID" 2>/dev/null; then
-        log "kwalletd5 did not quit; SIGTERM"
-        kill "$APP_PID" 2>/dev/null
-        sleep 1
-        # KeePassXC catches SIGTERM and only asks itself to quit, which never
-        # happens while an (invisible) dialog is open: SIGKILL.
-        if kill -0 "$APP_PID" 2>/dev/null; then
-            log "still alive after SIGTERM; SIGKILL"
-            kill -9 "$APP_PID" 2>/dev/null
-        fi
-    fi
-    wait "$APP_PID" 2>/dev/null
+    stop_pid "$APP_PID" kwalletd5
     APP_PID=""
 }
-cleanup() {
-    stop_app
-    [ -n "$MON_PID" ] && kill "$MON_PID" 2>/dev/null && wait "$MON_PID" 2>/dev/null
-    [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null
-    if [ "$KEEP" = 1 ]; then log "kept $T"; else rm -rf "$T"; rmdir "$HERE/tmp" 2>/dev/null; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------ environment
 # kwalletd5 reads $XDG_CONFIG_HOME/kwalletrc and keeps wallets in
 # $XDG_DATA_HOME/kwalletd/ (<wallet>.kwl, <wallet>.salt,
-# <wallet>_attributes.json).
-export HOME="$T/home"
-export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share"
-export XDG_CACHE_HOME="$HOME/.cache" XDG_STATE_HOME="$HOME/.local/state"
-export XDG_RUNTIME_DIR="$T/run"
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME/kwalletd" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$XDG_RUNTIME_DIR"
-# No display: Qt's offscreen platform plugin; without it kwalletd5 aborts
-#   qt.qpa.xcb: could not connect to display
-# Its dialogs (password, new wallet, access) are then invisible and never
-# answered -- the recipe below never lets one open.  Xvfb is not needed.
-export QT_QPA_PLATFORM=offscreen
-unset DISPLAY WAYLAND_DISPLAY
+# <wallet>_attributes.json).  Offscreen, its dialogs (password, new
+# wallet, access) are never answered: the recipe below never lets one open.
+research_env
+mkdir -p "$XDG_DATA_HOME/kwalletd"
 
 # ---------------------------------------------------------------- kwalletrc
 # The settings (and why each is there) are in tests/helpers/ss-provider.sh,
@@ -108,32 +56,7 @@ WK_DIR=$T SMTPCRED_TEST_SS=kwallet . "$HERE/../ss-provider.sh"
 kw_write_rc
 
 # ------------------------------------------------------------- private bus
-# A bus config *without* <standard_session_servicedirs/>: nothing can be
-# D-Bus-activated (Debian ships org.kde.kwalletd5.service and, via
-# gnome-keyring, org.freedesktop.secrets.service), so only the daemon
-# started here answers.
-cat >"$T/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$T/bus</listen>
-  <keep_umask/>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-start_bus() {
-    # (the "Failed to set fd limit" warning from dbus-daemon as non-systemd root is harmless)
-    BUS_PID=$(dbus-daemon --config-file="$T/bus.conf" --fork --print-pid 2>"$T/dbus-daemon.log") || return 1
-    export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/bus"
-    busctl --user status org.freedesktop.DBus >/dev/null
-}
-step "start private dbus-daemon" start_bus || { bad "dbus-daemon"; exit 1; }
+research_bus
 
 log "== versions"
 dpkg-query -W libkf5wallet-bin libkwalletbackend5-5 libqca-qt5-2-plugins libsecret-tools dbus-daemon \
