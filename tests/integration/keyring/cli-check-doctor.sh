@@ -131,19 +131,13 @@ assert_matches "$OUT" '^ok[[:space:]]+audit chain'
 assert_not_matches "$OUT" '^FAIL'
 end
 
-# ERE for a fixed string
-ere() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
-
-begin "doctor names the Secret Service program that answered, and its version"
+begin "doctor names the Secret Service program that answered (and KWallet's version)"
 expect_rc 0 "$SMTPCRED" doctor
 case ${SMTPCRED_TEST_SS:-gnome-keyring} in
 gnome-keyring)
-	# no version on the bus: the installed package's, as dpkg has it
-	want=$(dpkg-query -W -f '${Version}' gnome-keyring)
-	assert_matches "$OUT" "^ok[[:space:]]+Secret Service.*gnome-keyring-daemon $(ere "$want") \(package gnome-keyring\)\$" ;;
+	assert_matches "$OUT" '^ok[[:space:]]+Secret Service.*gnome-keyring-daemon \(version unknown\)' ;;
 keepassxc)
-	want=$(dpkg-query -W -f '${Version}' keepassxc)
-	assert_matches "$OUT" "^ok[[:space:]]+Secret Service.*keepassxc $(ere "$want") \(package keepassxc\)\$" ;;
+	assert_matches "$OUT" '^ok[[:space:]]+Secret Service.*keepassxc \(version unknown\)' ;;
 kwallet)
 	# the version kwalletd5 itself reports, as the package has it
 	want=$(dpkg-query -W -f '${Version}' libkf5wallet-bin | sed 's/-[^-]*$//')
