@@ -112,6 +112,11 @@ guint kr_changes(void);
 gboolean kr_store_watched(const SmtpcredStore *store);
 /* Items read with GetAll by this process (for tests). */
 guint kr_item_reads(void);
+/* "VERSION (package NAME)" of the installed Debian package that holds
+ * the file PATH (asked of dpkg-query; nothing else is run), or NULL. */
+char *kr_package_version(const char *path);
+/* The same with dpkg-query --admindir=ADMINDIR (tests). */
+char *kr_package_version_in(const char *admindir, const char *path);
 /* smtpcred_store_new(), with the encrypted transfer session only when
  * 'session' (reading secrets needs it; settings do not). */
 SmtpcredStore *kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms,

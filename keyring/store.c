@@ -330,35 +330,33 @@ service_owner(SmtpcredStore *store, GDBusConnection *bus, gint64 deadline,
 }
 
 #define IMPL_KEY "smtpcred-service-impl" /* on the bus: program name */
+#define EXE_KEY "smtpcred-service-exe"	 /* on the bus: its executable */
 
-/* Which program serves the Secret Service: the base name of the
- * executable of the process that owns UNIQUE ("gnome-keyring-daemon",
- * "keepassxc", "kwalletd5"), or "unknown".  The specification has no
- * property for it; the bus daemon knows the owner's PID. */
+/* Which program serves the Secret Service: the executable of the process
+ * that owns UNIQUE ("/usr/bin/gnome-keyring-daemon", ...), or NULL.  The
+ * specification has no property for it; the bus daemon knows the
+ * owner's PID. */
 static char *
-service_impl(SmtpcredStore *store, GDBusConnection *bus, const char *unique,
-	     gint64 deadline)
+service_exe(SmtpcredStore *store, GDBusConnection *bus, const char *unique,
+	    gint64 deadline)
 {
 	g_autoptr(GVariant) reply = NULL;
 	g_autofree char *link = NULL;
-	g_autofree char *exe = NULL;
-	char *deleted;
+	char *exe, *deleted;
 	guint32 pid = 0;
 
 	reply = bus_call(store, bus, "GetConnectionUnixProcessID",
 			 g_variant_new("(s)", unique), "(u)", deadline, NULL);
 	if (reply == NULL)
-		return g_strdup("unknown");
+		return NULL;
 	g_variant_get(reply, "(u)", &pid);
 	link = g_strdup_printf("/proc/%u/exe", pid);
 	exe = g_file_read_link(link, NULL);
-	if (exe == NULL)
-		return g_strdup("unknown");
 	/* an executable replaced by an upgrade reads "... (deleted)" */
-	deleted = g_strrstr(exe, " (deleted)");
+	deleted = exe != NULL ? g_strrstr(exe, " (deleted)") : NULL;
 	if (deleted != NULL)
 		*deleted = '\0';
-	return g_path_get_basename(exe);
+	return exe;
 }
 
 /* Does this implementation announce every change it makes, before it
@@ -553,6 +551,7 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 		g_autoptr(GCancellable) wcancel = NULL;
 		KrDone *wdone = NULL;
 		g_autofree char *impl = NULL;
+		g_autofree char *exe = NULL;
 
 		if (g_object_get_data(G_OBJECT(bus), WATCH_KEY) == NULL) {
 			wcancel = g_cancellable_new();
@@ -563,7 +562,9 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 		watch_finish(store, bus, wcancel, deadline, wdone);
 		if (store->dest == NULL)
 			return NULL;
-		impl = service_impl(store, bus, store->dest, deadline);
+		exe = service_exe(store, bus, store->dest, deadline);
+		impl = exe != NULL ? g_path_get_basename(exe)
+				   : g_strdup("unknown");
 		/* Signals are counted all the same, but without the promise
 		 * that every change is announced the count is not trusted:
 		 * every lease reads the items again (lease.c). */
@@ -571,6 +572,8 @@ kr_store_open(SmtpcredStoreFlags flags, guint timeout_ms, gboolean session,
 			g_object_set_data(G_OBJECT(bus), WATCH_KEY, NULL);
 		g_object_set_data_full(G_OBJECT(bus), IMPL_KEY,
 				       g_steal_pointer(&impl), g_free);
+		g_object_set_data_full(G_OBJECT(bus), EXE_KEY,
+				       g_steal_pointer(&exe), g_free);
 		g_object_set_data_full(G_OBJECT(bus), OWNER_KEY,
 				       g_strdup(store->dest), g_free);
 		/* Another daemon (or the first): nothing read before
@@ -762,8 +765,9 @@ smtpcred_store_service_info(SmtpcredStore *store, char **name,
 	}
 	impl = g_object_get_data(G_OBJECT(store->bus), IMPL_KEY);
 	/* kwalletd5 (a KDBusService) says its version on the bus; the
-	 * other two have no such call, and running their program to ask
-	 * is not done from a library. */
+	 * other two have no such call (and their program is not run to
+	 * ask): dpkg-query says which package installed the executable,
+	 * and its version (kr_package_version). */
 	reply = call(store, store->bus, store->dest, "/MainApplication",
 		     "org.freedesktop.DBus.Properties", "Get",
 		     g_variant_new("(ss)", "org.qtproject.Qt.QCoreApplication",
@@ -778,6 +782,9 @@ smtpcred_store_service_info(SmtpcredStore *store, char **name,
 			*version = g_strndup(
 			    g_variant_get_string(value, NULL), 64);
 	}
+	if (*version == NULL)
+		*version = kr_package_version(
+		    g_object_get_data(G_OBJECT(store->bus), EXE_KEY));
 	*name = g_strdup(impl != NULL ? impl : "unknown");
 	return TRUE;
 }

@@ -179,9 +179,10 @@ SMTPCRED_API gboolean smtpcred_store_is_locked(SmtpcredStore *store,
 
 /* Which program serves the Secret Service (the base name of its
  * executable: "gnome-keyring-daemon", "keepassxc", "kwalletd5", or
- * "unknown") and its version when it tells it on the bus (else *version
- * is NULL).  Both new strings (g_free); FALSE for the system store.
- * (Doctor.) */
+ * "unknown") and its version: as it tells it on the bus, else as
+ * "VERSION (package NAME)" as dpkg-query reports it for the package that
+ * installed the executable, else NULL.  Both new strings (g_free); FALSE
+ * for the system store.  (Doctor.) */
 SMTPCRED_API gboolean smtpcred_store_service_info(SmtpcredStore *store,
 						  char **name, char **version,
 						  GError **error);
